@@ -1,0 +1,63 @@
+//! Per-sample attack losses. Attacks maximize them; a targeted attack minimizes the loss towards
+//! its target, which we express as maximizing the negated loss.
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LossKind {
+    /// Cross-entropy of the labels.
+    #[default]
+    Ce,
+    /// Carlini–Wagner margin: best other logit minus the label's logit.
+    Cw,
+}
+
+impl std::str::FromStr for LossKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "ce" | "cross-entropy" => Ok(Self::Ce),
+            "cw" | "margin" => Ok(Self::Cw),
+            _ => Err(format!("unknown loss '{s}': expected ce or cw")),
+        }
+    }
+}
+
+/// `[N, K]` one-hot rows for `labels`.
+pub fn one_hot(labels: &[usize], classes: usize, device: &Device) -> Tensor<2> {
+    let mut v = vec![0.0f32; labels.len() * classes];
+    for (i, &l) in labels.iter().enumerate() {
+        v[i * classes + l] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(v, [labels.len(), classes]), device)
+}
+
+/// Cross-entropy per sample, `[N]`.
+pub fn cross_entropy(logits: Tensor<2>, one_hot: Tensor<2>) -> Tensor<1> {
+    let n = logits.dims()[0];
+    log_softmax(logits, 1)
+        .mul(one_hot)
+        .sum_dim(1)
+        .neg()
+        .reshape([n])
+}
+
+/// CW margin per sample, `[N]`: max over other classes minus the label's logit.
+/// Positive once the sample is misclassified.
+pub fn cw_margin(logits: Tensor<2>, one_hot: Tensor<2>) -> Tensor<1> {
+    let n = logits.dims()[0];
+    let own = logits.clone().mul(one_hot.clone()).sum_dim(1);
+    // Push the label's logit far down so max picks the best *other* class.
+    let others = logits.sub(one_hot.mul_scalar(1e4)).max_dim(1);
+    others.sub(own).reshape([n])
+}
+
+pub fn loss(kind: LossKind, logits: Tensor<2>, one_hot: Tensor<2>) -> Tensor<1> {
+    match kind {
+        LossKind::Ce => cross_entropy(logits, one_hot),
+        LossKind::Cw => cw_margin(logits, one_hot),
+    }
+}

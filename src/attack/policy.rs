@@ -1,0 +1,181 @@
+//! Path policies: which path(s) the attacker differentiates through, and which path the
+//! defender classifies with. An RNA network is random, so an attack is only defined together
+//! with its policy.
+
+use std::fmt;
+use std::str::FromStr;
+
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use super::loss::{LossKind, loss};
+use super::pgd::Objective;
+use crate::model::{Path, RnaModel};
+use crate::rng::SeededRng;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PathPolicy {
+    /// One path for the whole attack, and the defender uses the same one (white box on a path).
+    Fixed,
+    /// Attack one random path; the defender draws an independent one (the paper's protocol).
+    Official,
+    /// A fresh random path at every step; the defender draws an independent one.
+    Resample,
+    /// Every step averages the gradient over K random paths (expectation over transformation).
+    Eot(usize),
+}
+
+impl PathPolicy {
+    /// Whether the defender's path is drawn independently of the attacker's.
+    pub fn defender_independent(&self) -> bool {
+        !matches!(self, PathPolicy::Fixed)
+    }
+
+    /// One line for reports: what the attacker knows and what the defender does.
+    pub fn describe(&self) -> String {
+        match self {
+            PathPolicy::Fixed => {
+                "fixed: attack and defence on the same path (white box on one path)".into()
+            }
+            PathPolicy::Official => {
+                "official: attack on one random path, defence on an independent random path".into()
+            }
+            PathPolicy::Resample => {
+                "resample: a new random path every step, defence on an independent random path"
+                    .into()
+            }
+            PathPolicy::Eot(k) => format!(
+                "eot:{k}: each step averages gradients over {k} random paths, defence on an independent random path"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for PathPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathPolicy::Fixed => write!(f, "fixed"),
+            PathPolicy::Official => write!(f, "official"),
+            PathPolicy::Resample => write!(f, "resample"),
+            PathPolicy::Eot(k) => write!(f, "eot:{k}"),
+        }
+    }
+}
+
+impl FromStr for PathPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim().to_ascii_lowercase();
+        match s.as_str() {
+            "fixed" => Ok(Self::Fixed),
+            "official" => Ok(Self::Official),
+            "resample" => Ok(Self::Resample),
+            _ => {
+                let k = s
+                    .strip_prefix("eot:")
+                    .or_else(|| s.strip_prefix("eot"))
+                    .ok_or_else(|| {
+                        format!(
+                            "unknown path policy '{s}': expected fixed, official, resample or eot:K"
+                        )
+                    })?;
+                let k: usize = k
+                    .parse()
+                    .map_err(|_| format!("eot needs a number of paths, e.g. eot:10 (got '{s}')"))?;
+                if k == 0 || k > 4096 {
+                    return Err(format!("eot:K needs 1 ≤ K ≤ 4096, got {k}"));
+                }
+                Ok(Self::Eot(k))
+            }
+        }
+    }
+}
+
+/// Gradients of an eval-mode model along the paths a policy prescribes.
+pub struct PathObjective<'m> {
+    pub model: &'m RnaModel,
+    pub policy: PathPolicy,
+    /// The attacker's path for `fixed` and `official`; the first path for the others.
+    pub attack_path: Path,
+    pub one_hot: Tensor<2>,
+    pub loss: LossKind,
+    /// +1 to raise the loss of the true labels (untargeted), −1 to lower the target's loss.
+    pub sign: f64,
+    pub rng: SeededRng,
+    /// The paths used at the last step (for traces).
+    pub last_paths: Vec<Path>,
+}
+
+impl<'m> PathObjective<'m> {
+    pub fn new(
+        model: &'m RnaModel,
+        policy: PathPolicy,
+        attack_path: Path,
+        one_hot: Tensor<2>,
+        loss: LossKind,
+        targeted: bool,
+        rng: SeededRng,
+    ) -> Self {
+        Self {
+            model,
+            policy,
+            attack_path,
+            one_hot,
+            loss,
+            sign: if targeted { -1.0 } else { 1.0 },
+            rng,
+            last_paths: Vec::new(),
+        }
+    }
+
+    fn paths_for_step(&mut self, step: usize) -> Vec<Path> {
+        let space = self.model.path_space();
+        match self.policy {
+            PathPolicy::Fixed | PathPolicy::Official => vec![self.attack_path.clone()],
+            PathPolicy::Resample if step == 0 => vec![self.attack_path.clone()],
+            PathPolicy::Resample => vec![space.sample(&mut self.rng)],
+            PathPolicy::Eot(k) => (0..k).map(|_| space.sample(&mut self.rng)).collect(),
+        }
+    }
+}
+
+impl Objective for PathObjective<'_> {
+    fn loss_and_grad(&mut self, x: Tensor<4>, step: usize) -> (Tensor<1>, Tensor<4>) {
+        let paths = self.paths_for_step(step);
+        let (loss, grad) =
+            eot_loss_and_grad(self.model, x, &paths, &self.one_hot, self.loss, self.sign);
+        self.last_paths = paths;
+        (loss, grad)
+    }
+}
+
+/// Mean over `paths` of the per-sample loss, and its gradient, in one batched pass: the batch
+/// is replicated once per path and each copy runs its own path.
+pub fn eot_loss_and_grad(
+    model: &RnaModel,
+    x: Tensor<4>,
+    paths: &[Path],
+    one_hot: &Tensor<2>,
+    kind: LossKind,
+    sign: f64,
+) -> (Tensor<1>, Tensor<4>) {
+    let n = x.dims()[0];
+    let k = paths.len();
+    let x_tracked = x.inner().autodiff().require_grad();
+    let logits = if k == 1 {
+        model.forward_path(x_tracked.clone(), &paths[0])
+    } else {
+        let batch = x_tracked.clone().repeat_dim(0, k);
+        let per_sample: Vec<Path> = paths
+            .iter()
+            .flat_map(|p| std::iter::repeat_n(p.clone(), n))
+            .collect();
+        model.forward_paths(batch, &per_sample)
+    };
+    let per_copy = loss(kind, logits, one_hot.clone().repeat_dim(0, k));
+    let mean = per_copy.reshape([k, n]).mean_dim(0).reshape([n]);
+    let grads = mean.clone().sum().mul_scalar(sign).backward();
+    let grad = x_tracked.grad(&grads).expect("input gradient");
+    (mean.inner(), grad)
+}

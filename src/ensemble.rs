@@ -1,0 +1,171 @@
+//! What many sampled paths say about one input, computed in batched per-sample-path passes.
+
+use burn::tensor::Tensor;
+use burn::tensor::activation::softmax;
+use serde::Serialize;
+
+use crate::model::{Path, RnaModel};
+
+/// Paths evaluated per forward pass; bounds memory for large ensembles.
+pub const CHUNK: usize = 256;
+
+/// Each path's prediction for one input.
+#[derive(Clone, Debug, Serialize)]
+pub struct PathPrediction {
+    pub path: String,
+    pub label: usize,
+    pub probabilities: Vec<f32>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EnsembleSummary {
+    pub paths: usize,
+    /// `histogram[c]`: number of paths predicting class c.
+    pub histogram: Vec<usize>,
+    pub majority: usize,
+    /// Share of paths that predict the majority label.
+    pub agreement: f64,
+    /// With a known true label: share of paths that are right, and its 95% Wilson interval.
+    pub p_correct: Option<Proportion>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Proportion {
+    pub value: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+impl Proportion {
+    /// Wilson score interval at 95% (z = 1.959964): well behaved near 0 and 1, unlike Wald.
+    pub fn wilson(successes: usize, trials: usize) -> Self {
+        if trials == 0 {
+            return Self {
+                value: 0.0,
+                low: 0.0,
+                high: 1.0,
+            };
+        }
+        let z = 1.959_963_984_540_054_f64;
+        let n = trials as f64;
+        let p = successes as f64 / n;
+        let denom = 1.0 + z * z / n;
+        let centre = (p + z * z / (2.0 * n)) / denom;
+        let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denom;
+        Self {
+            value: p,
+            low: (centre - half).max(0.0),
+            high: (centre + half).min(1.0),
+        }
+    }
+}
+
+/// Logits of `image` (`[3, H, W]`, in [0, 1]) under every path, `CHUNK` paths per batched pass.
+pub fn path_logits(model: &RnaModel, image: &Tensor<3>, paths: &[Path]) -> Tensor<2> {
+    let chunks: Vec<Tensor<2>> = paths
+        .chunks(CHUNK)
+        .map(|chunk| {
+            let batch = image
+                .clone()
+                .unsqueeze_dim::<4>(0)
+                .repeat_dim(0, chunk.len());
+            model.forward_paths(batch, chunk)
+        })
+        .collect();
+    Tensor::cat(chunks, 0)
+}
+
+/// Per-path predictions of one input.
+pub fn query(model: &RnaModel, image: &Tensor<3>, paths: &[Path]) -> Vec<PathPrediction> {
+    if paths.is_empty() {
+        return Vec::new();
+    }
+    let probs = softmax(path_logits(model, image, paths), 1);
+    let k = probs.dims()[1];
+    let values: Vec<f32> = probs
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec()
+        .expect("f32 data");
+    let space = model.path_space();
+    paths
+        .iter()
+        .zip(values.chunks_exact(k))
+        .map(|(path, p)| PathPrediction {
+            path: space.format(path),
+            label: argmax(p),
+            probabilities: p.to_vec(),
+        })
+        .collect()
+}
+
+pub fn summarize(
+    predictions: &[PathPrediction],
+    classes: usize,
+    truth: Option<usize>,
+) -> EnsembleSummary {
+    let mut histogram = vec![0; classes];
+    for p in predictions {
+        histogram[p.label] += 1;
+    }
+    // Ties go to the lower class index, so the vote is deterministic.
+    let majority = (0..classes)
+        .max_by_key(|&c| (histogram[c], std::cmp::Reverse(c)))
+        .unwrap_or(0);
+    let n = predictions.len();
+    EnsembleSummary {
+        paths: n,
+        agreement: if n == 0 {
+            0.0
+        } else {
+            histogram[majority] as f64 / n as f64
+        },
+        p_correct: truth.map(|t| Proportion::wilson(histogram.get(t).copied().unwrap_or(0), n)),
+        histogram,
+        majority,
+    }
+}
+
+pub fn argmax(values: &[f32]) -> usize {
+    values
+        .iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 { (i, v) } else { best }
+        })
+        .0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_interval_matches_hand_computation() {
+        // 8 of 10: p = 0.8, z² = 3.8415; centre = (0.8 + 0.19207)/1.38415 = 0.71673;
+        // half = 1.96·sqrt(0.016 + 0.0096037)/1.38415 = 0.22659 → [0.4902, 0.9433].
+        let p = Proportion::wilson(8, 10);
+        assert!((p.low - 0.4902).abs() < 1e-3, "{p:?}");
+        assert!((p.high - 0.9433).abs() < 1e-3, "{p:?}");
+        let all = Proportion::wilson(20, 20);
+        assert_eq!(all.high, 1.0);
+        assert!(all.low > 0.83 && all.low < 0.84, "{all:?}");
+    }
+
+    #[test]
+    fn summary_counts_votes() {
+        let pred = |label| PathPrediction {
+            path: String::new(),
+            label,
+            probabilities: vec![],
+        };
+        let s = summarize(&[pred(2), pred(1), pred(2), pred(0)], 3, Some(1));
+        assert_eq!(s.histogram, vec![1, 1, 2]);
+        assert_eq!(s.majority, 2);
+        assert_eq!(s.agreement, 0.5);
+        assert_eq!(s.p_correct.unwrap().value, 0.25);
+        // A tie goes to the lowest class.
+        let tie = summarize(&[pred(2), pred(1)], 3, None);
+        assert_eq!(tie.majority, 1);
+    }
+}

@@ -1,0 +1,164 @@
+//! The command-line tool as a user runs it: output, JSON, and one-line errors.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use rna_lens::model::{Architecture, ModelConfig, RnaModel, file};
+
+fn rna_lens(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rna-lens"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs the binary")
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// A failing command prints exactly one line, starting with `error:`, and exits non-zero.
+fn one_line_error(out: &Output) -> String {
+    assert!(!out.status.success(), "expected failure");
+    let err = String::from_utf8(out.stderr.clone()).unwrap();
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "error output: {err}");
+    assert!(lines[0].starts_with("error:"), "{err}");
+    lines[0].to_string()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rna-lens-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const SAMPLE: &str = "assets/samples/cifar10_00_3.png";
+
+#[test]
+fn info_describes_resnet18_and_says_it_is_untrained() {
+    let out = stdout(&rna_lens(&["info", "--arch", "resnet18"]));
+    assert!(out.contains("UNTRAINED"), "{out}");
+    assert!(out.contains("random layers  20"), "{out}");
+    assert!(out.contains("2^20 = 1,048,576"), "{out}");
+    assert!(out.contains("[bn,gnr_1]"), "{out}");
+    assert!(out.contains("layer2.0.shortcut"), "{out}");
+    assert!(out.contains("11183562"), "{out}");
+}
+
+#[test]
+fn info_json_lists_the_random_layers() {
+    let out = stdout(&rna_lens(&["info", "--arch", "wrn34-10", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["random_layers"].as_array().unwrap().len(), 30);
+    assert_eq!(v["paths"], "1073741824");
+    assert_eq!(v["trained"], false);
+}
+
+#[test]
+fn info_reads_a_model_file() {
+    let dir = scratch("info");
+    let path = dir.join("plain.safetensors");
+    let config = ModelConfig::cifar10(Architecture::preset("resnet20").unwrap())
+        .with_norms(vec![rna_lens::model::NormKind::Bn]);
+    file::save(
+        &RnaModel::new(config, 1, &burn::tensor::Device::flex()).unwrap(),
+        &path,
+    )
+    .unwrap();
+    let out = stdout(&rna_lens(&["info", "--model", path.to_str().unwrap()]));
+    assert!(out.contains("architecture   resnet20"), "{out}");
+    assert!(out.contains("1 (no random layers)"), "{out}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn predict_runs_many_paths_in_one_batch_and_verifies_them() {
+    let args = [
+        "predict", "--arch", "resnet20", "--image", SAMPLE, "--paths", "24", "--seed", "5",
+        "--verify", "--label", "cat", "--json", "--device", "cpu",
+    ];
+    let v: serde_json::Value = serde_json::from_str(&stdout(&rna_lens(&args))).unwrap();
+    let paths = v["paths"].as_array().unwrap();
+    assert_eq!(paths.len(), 24);
+    let histogram: u64 = v["summary"]["histogram"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(histogram, 24);
+    assert!(
+        v["verify_max_abs_logit_diff"].as_f64().unwrap() < 1e-4,
+        "{v}"
+    );
+    assert!(v["summary"]["p_correct"]["low"].as_f64().is_some());
+    // Same seed, same paths; another seed, other paths.
+    let again: serde_json::Value = serde_json::from_str(&stdout(&rna_lens(&args))).unwrap();
+    assert_eq!(again["paths"], v["paths"]);
+    let mut other = args.to_vec();
+    other[8] = "6";
+    let other: serde_json::Value = serde_json::from_str(&stdout(&rna_lens(&other))).unwrap();
+    assert_ne!(other["paths"][0]["path"], v["paths"][0]["path"]);
+}
+
+#[test]
+fn predict_prints_a_readable_summary() {
+    let out = stdout(&rna_lens(&[
+        "predict", "--arch", "resnet20", "--image", SAMPLE, "--paths", "8", "--device", "cpu",
+    ]));
+    assert!(out.starts_with("UNTRAINED"), "{out}");
+    assert!(
+        out.contains("majority") && out.contains("histogram"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bad_input_gives_one_line_errors() {
+    let dir = scratch("errors");
+    let text = dir.join("notes.png");
+    std::fs::write(&text, "this is not an image").unwrap();
+    let err = one_line_error(&rna_lens(&[
+        "predict",
+        "--arch",
+        "resnet20",
+        "--image",
+        text.to_str().unwrap(),
+    ]));
+    assert!(err.to_lowercase().contains("image"), "{err}");
+
+    let err = one_line_error(&rna_lens(&["info", "--model", text.to_str().unwrap()]));
+    assert!(err.contains("not an rna-lens model"), "{err}");
+
+    let err = one_line_error(&rna_lens(&[
+        "info",
+        "--model",
+        dir.join("missing.safetensors").to_str().unwrap(),
+    ]));
+    assert!(err.contains("missing.safetensors"), "{err}");
+
+    let err = one_line_error(&rna_lens(&["info", "--arch", "resnet99"]));
+    assert!(err.contains("unknown architecture"), "{err}");
+
+    let err = one_line_error(&rna_lens(&[
+        "info", "--arch", "resnet20", "--norms", "bn,xyz",
+    ]));
+    assert!(err.contains("unknown normalization 'xyz'"), "{err}");
+
+    let err = one_line_error(&rna_lens(&[
+        "predict", "--arch", "resnet20", "--image", SAMPLE, "--label", "unicorn",
+    ]));
+    assert!(err.contains("unknown class 'unicorn'"), "{err}");
+
+    let err = one_line_error(&rna_lens(&[
+        "info", "--arch", "resnet20", "--device", "tpu",
+    ]));
+    assert!(err.contains("unknown device"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
