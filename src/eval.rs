@@ -1,25 +1,21 @@
 //! Accuracy under attack, with the path protocol spelled out.
 //!
-//! As in the official evaluation, each mini-batch is attacked along the path(s) the policy
-//! prescribes, and classified by the defender with one path for the whole batch: the attacker's
-//! own path under `fixed`, an independently drawn path otherwise.
+//! As in the official evaluation, each mini-batch is attacked along the path(s) its policy
+//! prescribes and classified by the defender with one path for the whole batch: the attacker's
+//! own path under `fixed`, an independently drawn one otherwise. Every batch draws its paths
+//! from the seed and its index, so a run is reproducible and any batch can be replayed alone.
 
 use serde::{Deserialize, Serialize};
 
-use crate::attack::loss::{LossKind, one_hot};
-use crate::attack::pgd::{self, PgdConfig};
-use crate::attack::policy::{PathObjective, PathPolicy};
+use crate::attack::{AttackConfig, AttackKind, PathPolicy, attack_paths, run_attack};
 use crate::data::ImageSet;
 use crate::model::{Path, RnaModel};
-use crate::rng::SeededRng;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalConfig {
     /// `None`: natural accuracy only.
-    pub attack: Option<PgdConfig>,
-    pub policy: PathPolicy,
-    pub loss: LossKind,
-    /// For `fixed`: the path to attack and defend with (else one is drawn per batch).
+    pub attack: Option<AttackConfig>,
+    /// Paths of the natural pass when there is no attack: `fixed` with `path`, else random.
     pub path: Option<String>,
     pub seed: u64,
 }
@@ -27,14 +23,78 @@ pub struct EvalConfig {
 impl EvalConfig {
     /// PGD-k, ε 8/255, α 2/255, random start, official policy: the held-out check in training.
     pub fn official_pgd(steps: usize, seed: u64) -> Self {
+        let mut attack = AttackConfig::preset(AttackKind::Pgd);
+        attack.steps = steps;
         Self {
-            attack: Some(PgdConfig::linf(8.0 / 255.0, 2.0 / 255.0, steps)),
-            policy: PathPolicy::Official,
-            loss: LossKind::Ce,
+            attack: Some(attack),
             path: None,
             seed,
         }
     }
+
+    /// The configuration of batch `index`: its own seed, the common path if any.
+    fn for_batch(&self, index: usize) -> AttackConfig {
+        let seed = crate::rng::SeededRng::derive(self.seed, &format!("batch-{index}")).next_u64();
+        let mut config = self.attack.clone().unwrap_or_else(|| {
+            let mut natural = AttackConfig::preset(AttackKind::Fgsm);
+            natural.policy = if self.path.is_some() {
+                PathPolicy::Fixed
+            } else {
+                PathPolicy::Official
+            };
+            natural
+        });
+        config.seed = seed;
+        if self.path.is_some() {
+            config.path = self.path.clone();
+        }
+        config
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.attack {
+            None => match &self.path {
+                Some(p) => format!("natural accuracy on the fixed path {p}"),
+                None => "natural accuracy; each batch classified by a random path".into(),
+            },
+            Some(a) => describe_attack(a),
+        }
+    }
+}
+
+pub fn describe_attack(a: &AttackConfig) -> String {
+    let mut s = format!("{} (", a.kind);
+    if a.is_apgd() {
+        s += &format!("{} iterations", a.steps);
+    } else {
+        s += &format!(
+            "{} step{}, α {:.2}/255",
+            a.steps,
+            if a.steps == 1 { "" } else { "s" },
+            a.alpha * 255.0
+        );
+    }
+    s += &format!(
+        ", ε {}, {}random start, {} restart{}, {} loss{}); {}",
+        if a.kind.norm() == crate::attack::Norm::L2 {
+            format!("{:.3} (L2)", a.eps)
+        } else {
+            format!("{:.2}/255", a.eps * 255.0)
+        },
+        if a.random_start || a.is_apgd() {
+            ""
+        } else {
+            "no "
+        },
+        a.restarts,
+        if a.restarts == 1 { "" } else { "s" },
+        a.loss,
+        a.target
+            .map(|t| format!(", targeted at class {t}"))
+            .unwrap_or_default(),
+        a.policy.describe()
+    );
+    s
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -46,63 +106,32 @@ pub struct EvalReport {
     pub seconds: f64,
 }
 
-/// Evaluates on the first `limit` images in batches. `progress(done, total)` may return false
-/// to stop early; the report then covers the images done so far.
+/// Evaluates every image of `data` in batches. `progress(done, total)` may return false to
+/// stop early; the report then covers the images done so far.
 pub fn evaluate(
     model: &RnaModel,
     data: &ImageSet,
     config: &EvalConfig,
-    limit: usize,
     batch_size: usize,
     progress: &mut dyn FnMut(usize, usize) -> bool,
-) -> EvalReport {
+) -> Result<EvalReport, String> {
     let started = std::time::Instant::now();
-    let total = data.len().min(limit);
-    let space = model.path_space().clone();
-    let fixed_path: Option<Path> = config
-        .path
-        .as_deref()
-        .map(|t| space.parse(t).expect("path validated by caller"));
-    let mut attacker_rng = SeededRng::derive(config.seed, "attacker");
-    let mut defender_rng = SeededRng::derive(config.seed, "defender");
-    let mut noise_rng = SeededRng::derive(config.seed, "attack-noise");
+    let total = data.len();
     let device = model.device().clone();
     let (mut natural, mut robust, mut done) = (0usize, 0usize, 0usize);
-    for start in (0..total).step_by(batch_size.max(1)) {
+    for (index, start) in (0..total).step_by(batch_size.max(1)).enumerate() {
         let indices: Vec<usize> = (start..(start + batch_size).min(total)).collect();
         let x = data.to_tensor(&indices, &device);
         let labels: Vec<usize> = indices
             .iter()
             .map(|&i| usize::from(data.labels[i]))
             .collect();
-        let attack_path = fixed_path
-            .clone()
-            .unwrap_or_else(|| space.sample(&mut attacker_rng));
-        let defender_path = if config.policy.defender_independent() {
-            space.sample(&mut defender_rng)
-        } else {
-            attack_path.clone()
-        };
-        natural += count_correct(model, x.clone(), &defender_path, &labels);
-        if let Some(attack) = &config.attack {
-            let targets = one_hot(&labels, model.num_classes(), &device);
-            let mut objective = PathObjective::new(
-                model,
-                config.policy.clone(),
-                attack_path,
-                targets,
-                config.loss,
-                false,
-                SeededRng::derive(config.seed ^ start as u64, "attack-paths"),
-            );
-            let x_adv = pgd::run(
-                attack,
-                &x,
-                &mut objective,
-                &mut noise_rng,
-                &mut |_, _, _| true,
-            );
-            robust += count_correct(model, x_adv, &defender_path, &labels);
+        let batch = config.for_batch(index);
+        let (_, defender) = attack_paths(model, &batch)?;
+        natural += count_correct(model, x.clone(), &defender, &labels);
+        if config.attack.is_some() {
+            let result = run_attack(model, &x, &labels, &batch, &mut |_, _| true)?;
+            robust += count_correct(model, result.x_adv, &result.defender_path, &labels);
         }
         done += indices.len();
         if !progress(done, total) {
@@ -116,16 +145,17 @@ pub fn evaluate(
             n as f64 / done as f64
         }
     };
-    EvalReport {
+    Ok(EvalReport {
         images: done,
         natural_accuracy: frac(natural),
         robust_accuracy: config.attack.as_ref().map(|_| frac(robust)),
-        protocol: describe(config),
+        protocol: config.describe(),
         seconds: started.elapsed().as_secs_f64(),
-    }
+    })
 }
 
-fn count_correct(
+/// How many of `labels` the model gets right on `path`.
+pub fn count_correct(
     model: &RnaModel,
     x: burn::tensor::Tensor<4>,
     path: &Path,
@@ -143,20 +173,4 @@ fn count_correct(
         .zip(labels)
         .filter(|(p, l)| **p as usize == **l)
         .count()
-}
-
-pub fn describe(config: &EvalConfig) -> String {
-    match &config.attack {
-        None => format!("natural accuracy; defender: {}", config.policy.describe()),
-        Some(a) => format!(
-            "{}-step {:?} attack, ε {:.2}/255, α {:.2}/255, {}random start, {:?} loss; {}",
-            a.steps,
-            a.norm,
-            a.eps * 255.0,
-            a.alpha * 255.0,
-            if a.random_start { "" } else { "no " },
-            config.loss,
-            config.policy.describe()
-        ),
-    }
 }

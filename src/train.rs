@@ -20,8 +20,8 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::attack::loss::{cross_entropy, one_hot};
-use crate::attack::pgd::{self, Objective, PgdConfig};
-use crate::data::{ImageSet, augment::random_crop_flip};
+use crate::attack::pgd::{self, Objective, PgdConfig, StepEval};
+use crate::data::{ImageSet, augment::random_crop_flip, batch_to_tensor};
 use crate::eval::{EvalConfig, evaluate};
 use crate::model::file::{self, NamedTensor};
 use crate::model::{
@@ -231,14 +231,17 @@ struct TrainModeObjective<'m> {
 }
 
 impl Objective for TrainModeObjective<'_> {
-    fn loss_and_grad(&mut self, x: Tensor<4>, _step: usize) -> (Tensor<1>, Tensor<4>) {
+    fn evaluate(&mut self, x: Tensor<4>, _step: usize) -> StepEval {
         let x = x.inner().autodiff().require_grad();
-        let loss = cross_entropy(
-            self.model.forward_train(x.clone(), self.path),
-            self.one_hot.clone(),
-        );
+        let logits = self.model.forward_train(x.clone(), self.path);
+        let loss = cross_entropy(logits.clone(), self.one_hot.clone());
         let grads = loss.clone().sum().backward();
-        (loss.inner(), x.grad(&grads).expect("input gradient"))
+        StepEval {
+            loss: loss.inner(),
+            grad: x.grad(&grads).expect("input gradient"),
+            logits: logits.inner(),
+            per_path_loss: None,
+        }
     }
 }
 
@@ -487,12 +490,7 @@ impl Trainer {
             random_crop_flip(self.train.image(i), &mut out, 4, rng);
             pixels.extend_from_slice(&out);
         }
-        let augmented = ImageSet {
-            pixels,
-            labels: vec![0; indices.len()],
-            class_names: Vec::new(),
-        };
-        augmented.to_tensor(&(0..indices.len()).collect::<Vec<_>>(), self.model.device())
+        batch_to_tensor(&pixels, self.model.device())
     }
 
     /// Closes an epoch: held-out evaluation, best-model selection, log row.
@@ -503,10 +501,10 @@ impl Trainer {
             &self.model,
             &self.holdout,
             &eval,
-            usize::MAX,
             config.batch_size,
             &mut |_, _| true,
-        );
+        )
+        .map_err(anyhow::Error::msg)?;
         let row = EpochLog {
             epoch: self.state.epoch + 1,
             lr: config.learning_rate(
@@ -620,8 +618,8 @@ fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
 fn split(config: &TrainConfig, data: ImageSet) -> anyhow::Result<(ImageSet, ImageSet)> {
     // A limit keeps a seeded random subset, so every class stays represented.
     let data = match config.limit {
-        Some(n) if n < data.len() => data.split_holdout(n, config.seed ^ 0x5eed).1,
-        _ => data,
+        Some(n) => data.sample(n, config.seed),
+        None => data,
     };
     anyhow::ensure!(
         config.holdout < data.len(),

@@ -162,3 +162,148 @@ fn bad_input_gives_one_line_errors() {
     assert!(err.contains("unknown device"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn attack_writes_images_and_a_report() {
+    let out = scratch("attack");
+    let text = stdout(&rna_lens(&[
+        "attack",
+        "--arch",
+        "resnet20",
+        "--device",
+        "cpu",
+        "--image",
+        SAMPLE,
+        "--attack",
+        "pgd",
+        "--steps",
+        "3",
+        "--policy",
+        "eot:2",
+        "--paths",
+        "16",
+        "--label",
+        "cat",
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert!(text.contains("defender path"), "{text}");
+    for f in ["clean.png", "adversarial.png", "perturbation.png"] {
+        let img = image::open(out.join(f)).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (32, 32), "{f}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["attack"]["policy"]["eot"], 2);
+    assert_eq!(report["true_label"], 3);
+    assert_eq!(report["trace"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        report["ensemble"]["adversarial"]["paths"]
+            .as_array()
+            .unwrap()
+            .len(),
+        16
+    );
+    assert!(report["defender_prediction"]["rounding_changes_outcome"].is_boolean());
+    // The adversarial PNG holds the attacked input exactly: within ε = 8/255 of the clean one.
+    let clean = image::open(out.join("clean.png")).unwrap().to_rgb8();
+    let adv = image::open(out.join("adversarial.png")).unwrap().to_rgb8();
+    let max = clean
+        .pixels()
+        .zip(adv.pixels())
+        .flat_map(|(a, b)| (0..3).map(move |c| (a[c] as i32 - b[c] as i32).abs()))
+        .max();
+    assert!(max.unwrap() <= 8 && max.unwrap() > 0, "{max:?}");
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+/// A small CIFAR-10 binary test split the loaders read like the real one.
+fn tiny_cifar(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    let mut pixels = Vec::new();
+    let mut labels = Vec::new();
+    for i in 0..20u16 {
+        labels.push(i % 10);
+        pixels.extend((0..3072).map(|p| ((p * 7 + i as usize * 13) % 256) as u8));
+    }
+    let set = rna_lens::data::ImageSet {
+        pixels,
+        labels,
+        class_names: Vec::new(),
+    };
+    rna_lens::data::cifar::write_cifar_binary(&dir.join("test_batch.bin"), &set).unwrap();
+    dir
+}
+
+#[test]
+fn eval_reports_one_number_per_protocol() {
+    let data = tiny_cifar("eval");
+    let out = stdout(&rna_lens(&[
+        "eval",
+        "--arch",
+        "resnet20",
+        "--device",
+        "cpu",
+        "--data",
+        data.to_str().unwrap(),
+        "--preset",
+        "natural,fgsm",
+        "--batch",
+        "8",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for p in ["natural", "fgsm"] {
+        let a = v["accuracy"][p].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&a), "{p}: {a}");
+        assert_eq!(v["protocols"][p]["images"], 20);
+    }
+    assert!(
+        v["protocols"]["fgsm"]["protocol"]
+            .as_str()
+            .unwrap()
+            .contains("official")
+    );
+    let err = one_line_error(&rna_lens(&[
+        "eval",
+        "--arch",
+        "resnet20",
+        "--data",
+        data.to_str().unwrap(),
+        "--attack",
+        "pgd",
+        "--policy",
+        "sometimes",
+    ]));
+    assert!(err.contains("unknown path policy"), "{err}");
+    std::fs::remove_dir_all(data).unwrap();
+}
+
+#[test]
+fn transfer_prints_a_k_by_k_matrix() {
+    let data = tiny_cifar("transfer");
+    let out = stdout(&rna_lens(&[
+        "transfer",
+        "--arch",
+        "resnet20",
+        "--device",
+        "cpu",
+        "--data",
+        data.to_str().unwrap(),
+        "--paths",
+        "3",
+        "--limit",
+        "6",
+        "--steps",
+        "2",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = v["success"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.as_array().unwrap().len() == 3));
+    assert_eq!(v["images"], 6);
+    std::fs::remove_dir_all(data).unwrap();
+}

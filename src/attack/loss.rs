@@ -13,6 +13,18 @@ pub enum LossKind {
     Ce,
     /// Carlini–Wagner margin: best other logit minus the label's logit.
     Cw,
+    /// Difference of logits ratio (APGD-DLR); needs at least three classes.
+    Dlr,
+}
+
+impl std::fmt::Display for LossKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LossKind::Ce => "ce",
+            LossKind::Cw => "cw",
+            LossKind::Dlr => "dlr",
+        })
+    }
 }
 
 impl std::str::FromStr for LossKind {
@@ -21,7 +33,8 @@ impl std::str::FromStr for LossKind {
         match s.to_ascii_lowercase().as_str() {
             "ce" | "cross-entropy" => Ok(Self::Ce),
             "cw" | "margin" => Ok(Self::Cw),
-            _ => Err(format!("unknown loss '{s}': expected ce or cw")),
+            "dlr" => Ok(Self::Dlr),
+            _ => Err(format!("unknown loss '{s}': expected ce, cw or dlr")),
         }
     }
 }
@@ -59,5 +72,17 @@ pub fn loss(kind: LossKind, logits: Tensor<2>, one_hot: Tensor<2>) -> Tensor<1> 
     match kind {
         LossKind::Ce => cross_entropy(logits, one_hot),
         LossKind::Cw => cw_margin(logits, one_hot),
+        LossKind::Dlr => dlr(logits, one_hot),
     }
+}
+
+/// Difference of Logits Ratio (Croce & Hein 2020), per sample `[N]`:
+/// −(z_y − max_{i≠y} z_i) / (z_π1 − z_π3 + 1e−12), invariant to shifts and scaling of logits.
+pub fn dlr(logits: Tensor<2>, one_hot: Tensor<2>) -> Tensor<1> {
+    let n = logits.dims()[0];
+    let sorted = logits.clone().sort_descending(1);
+    let first = sorted.clone().slice([0..n, 0..1]);
+    let third = sorted.slice([0..n, 2..3]);
+    let margin = cw_margin(logits, one_hot).reshape([n, 1]);
+    margin.div(first.sub(third).add_scalar(1e-12)).reshape([n])
 }

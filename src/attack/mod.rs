@@ -1,10 +1,188 @@
 //! Adversarial attacks in pixel space [0, 1], and the path policies that make them meaningful
 //! against a network that samples its normalization per forward pass.
 
+pub mod apgd;
+pub mod config;
 pub mod loss;
 pub mod pgd;
 pub mod policy;
+pub mod trace;
+pub mod transfer;
 
+use burn::tensor::Tensor;
+
+pub use config::{AttackConfig, AttackKind, parse_budget};
 pub use loss::LossKind;
-pub use pgd::{Norm, Objective, PgdConfig};
+pub use pgd::{Norm, Objective, PgdConfig, StepEval};
 pub use policy::{PathObjective, PathPolicy};
+pub use trace::TraceStep;
+
+use crate::model::{Path, RnaModel};
+use crate::rng::SeededRng;
+
+/// The outcome of one attack on a batch.
+pub struct AttackResult {
+    pub x_adv: Tensor<4>,
+    pub attack_path: Path,
+    /// The path that classifies the result: the attacker's under `fixed`, else independent.
+    pub defender_path: Path,
+    /// Iterates of the first image, over all restarts and sub-attacks, ending at the result.
+    pub trace: Vec<TraceStep>,
+    pub cancelled: bool,
+}
+
+/// The paths an attack with this configuration uses, drawn from its seed.
+pub fn attack_paths(model: &RnaModel, config: &AttackConfig) -> Result<(Path, Path), String> {
+    let space = model.path_space();
+    let attack = match &config.path {
+        Some(text) => space.parse(text).map_err(|e| e.to_string())?,
+        None => space.sample(&mut SeededRng::derive(config.seed, "attacker")),
+    };
+    let defender = if config.policy.defender_independent() {
+        space.sample(&mut SeededRng::derive(config.seed, "defender"))
+    } else {
+        attack.clone()
+    };
+    Ok((attack, defender))
+}
+
+/// Runs `config` against `x` (`[N, 3, H, W]` in [0, 1]) with true `labels`. `progress` sees every
+/// traced iterate with the total number of iterations and may return false to cancel; the
+/// result then holds the best point found so far.
+pub fn run_attack(
+    model: &RnaModel,
+    x: &Tensor<4>,
+    labels: &[usize],
+    config: &AttackConfig,
+    progress: &mut dyn FnMut(&TraceStep, usize) -> bool,
+) -> Result<AttackResult, String> {
+    config.validate(model.num_classes())?;
+    let (attack_path, defender_path) = attack_paths(model, config)?;
+    let device = x.device();
+    let classes = model.num_classes();
+    let goal: Vec<usize> = match config.target {
+        Some(t) => vec![t; labels.len()],
+        None => labels.to_vec(),
+    };
+    let targets = loss::one_hot(&goal, classes, &device);
+    let label0 = labels[0];
+    let stages: Vec<LossKind> = match config.kind {
+        AttackKind::AutoattackRand => vec![LossKind::Ce, LossKind::Dlr],
+        _ => vec![config.loss],
+    };
+    let total = config.restarts * stages.len() * config.steps;
+    let mut noise = SeededRng::derive(config.seed, "attack-noise");
+    let mut trace = Vec::new();
+    let mut cancelled = false;
+    let mut best: Option<(Tensor<4>, Vec<f32>, Vec<bool>)> = None;
+
+    'runs: for restart in 0..config.restarts {
+        for (stage, &stage_loss) in stages.iter().enumerate() {
+            let offset = trace.len();
+            let mut objective = PathObjective::new(
+                model,
+                config.policy.clone(),
+                attack_path.clone(),
+                targets.clone(),
+                stage_loss,
+                config.target.is_some(),
+                SeededRng::derive(config.seed ^ ((restart * 8 + stage) as u64), "attack-paths"),
+            );
+            let mut hook = |step: usize, xi: &Tensor<4>, eval: &StepEval| {
+                let t = trace::trace_step(offset + step, x, xi, eval, label0);
+                let go = progress(&t, total);
+                trace.push(t);
+                go
+            };
+            let x_run = if config.is_apgd() {
+                apgd::run(
+                    x,
+                    config.eps,
+                    config.steps,
+                    &mut objective,
+                    &mut noise,
+                    &mut hook,
+                )
+                .x_best
+            } else {
+                pgd::run(&config.pgd(), x, &mut objective, &mut noise, &mut hook)
+            };
+            cancelled = trace.len() < offset + config.steps;
+            // Judge the run on the attacker's own view: success, then the loss.
+            let eval = objective.evaluate(x_run.clone(), config.steps);
+            let loss: Vec<f32> = eval
+                .loss
+                .clone()
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec()
+                .expect("f32");
+            let predicted: Vec<i64> = eval
+                .logits
+                .clone()
+                .argmax(1)
+                .into_data()
+                .convert::<i64>()
+                .try_into_vec()
+                .expect("ints");
+            let success: Vec<bool> = predicted
+                .iter()
+                .zip(&goal)
+                .map(|(&p, &g)| {
+                    if config.target.is_some() {
+                        p as usize == g
+                    } else {
+                        p as usize != g
+                    }
+                })
+                .collect();
+            best = Some(match best.take() {
+                None => (x_run, loss, success),
+                Some((bx, bl, bs)) => {
+                    let take: Vec<bool> = (0..labels.len())
+                        .map(|i| (success[i] && !bs[i]) || (success[i] == bs[i] && loss[i] > bl[i]))
+                        .collect();
+                    let mask: Vec<f32> = take.iter().map(|&t| if t { 1.0 } else { 0.0 }).collect();
+                    let m = Tensor::<1>::from_data(
+                        burn::tensor::TensorData::new(mask, [labels.len()]),
+                        &device,
+                    )
+                    .reshape([labels.len(), 1, 1, 1]);
+                    let merged = x_run.mul(m.clone()).add(bx.mul(m.neg().add_scalar(1.0)));
+                    let merge = |a: &[f32], b: &[f32]| -> Vec<f32> {
+                        (0..a.len())
+                            .map(|i| if take[i] { a[i] } else { b[i] })
+                            .collect()
+                    };
+                    let s2 = (0..labels.len())
+                        .map(|i| if take[i] { success[i] } else { bs[i] })
+                        .collect();
+                    (merged, merge(&loss, &bl), s2)
+                }
+            });
+            if cancelled {
+                break 'runs;
+            }
+        }
+    }
+    let (x_adv, _, _) = best.expect("at least one run");
+    // The last trace entry is the result itself, seen along the attacker's first path.
+    let mut last = PathObjective::new(
+        model,
+        PathPolicy::Fixed,
+        attack_path.clone(),
+        targets,
+        config.loss,
+        config.target.is_some(),
+        SeededRng::new(0),
+    );
+    let eval = last.evaluate(x_adv.clone(), 0);
+    trace.push(trace::trace_step(trace.len(), x, &x_adv, &eval, label0));
+    Ok(AttackResult {
+        x_adv,
+        attack_path,
+        defender_path,
+        trace,
+        cancelled,
+    })
+}

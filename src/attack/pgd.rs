@@ -77,10 +77,22 @@ impl PgdConfig {
     }
 }
 
+/// What the objective measured at one iterate.
+pub struct StepEval {
+    /// Per-sample loss `[N]` (averaged over paths for EOT).
+    pub loss: Tensor<1>,
+    /// Its gradient with respect to the input.
+    pub grad: Tensor<4>,
+    /// Logits `[N, K]` the loss came from (averaged over paths for EOT).
+    pub logits: Tensor<2>,
+    /// For EOT: per-path losses `[paths, N]`, whose spread the views draw as a band.
+    pub per_path_loss: Option<Tensor<2>>,
+}
+
 /// Where attack gradients come from.
 pub trait Objective {
-    /// Per-sample loss `[N]` at `x` and its gradient w.r.t. `x`; `step` counts from 0.
-    fn loss_and_grad(&mut self, x: Tensor<4>, step: usize) -> (Tensor<1>, Tensor<4>);
+    /// Loss, gradient and logits at `x`; `step` counts from 0.
+    fn evaluate(&mut self, x: Tensor<4>, step: usize) -> StepEval;
 }
 
 /// Uniform noise in [−ε, ε] (L∞) from our RNG, so a seed fixes the start on every platform.
@@ -124,8 +136,9 @@ pub fn project(x_adv: Tensor<4>, x: &Tensor<4>, eps: f64, norm: Norm) -> Tensor<
     x.clone().add(delta).clamp(0.0, 1.0)
 }
 
-/// Called after every step with the step index and the current iterate; return false to stop.
-pub type StepHook<'h> = dyn FnMut(usize, &Tensor<4>, &Tensor<1>) -> bool + 'h;
+/// Called at every iterate with the step index, the iterate and the objective's evaluation of
+/// it, before the step is taken; return false to stop (cancellation between iterations).
+pub type StepHook<'h> = dyn FnMut(usize, &Tensor<4>, &StepEval) -> bool + 'h;
 
 /// Runs the attack from `x` (plain tensor, in [0, 1]) and returns the final iterate.
 pub fn run(
@@ -143,7 +156,11 @@ pub fn run(
     }
     let mut velocity: Option<Tensor<4>> = None;
     for step in 0..config.steps {
-        let (loss, grad) = objective.loss_and_grad(x_adv.clone(), step);
+        let eval = objective.evaluate(x_adv.clone(), step);
+        if !hook(step, &x_adv, &eval) {
+            break;
+        }
+        let grad = eval.grad;
         let grad = if config.momentum > 0.0 {
             // MI-FGSM: accumulate L1-normalized gradients.
             let [n, c, h, w] = grad.dims();
@@ -174,9 +191,6 @@ pub fn run(
             config.eps,
             config.norm,
         );
-        if !hook(step, &x_adv, &loss) {
-            break;
-        }
     }
     x_adv
 }

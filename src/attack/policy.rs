@@ -9,7 +9,7 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::loss::{LossKind, loss};
-use super::pgd::Objective;
+use super::pgd::{Objective, StepEval};
 use crate::model::{Path, RnaModel};
 use crate::rng::SeededRng;
 
@@ -141,25 +141,25 @@ impl<'m> PathObjective<'m> {
 }
 
 impl Objective for PathObjective<'_> {
-    fn loss_and_grad(&mut self, x: Tensor<4>, step: usize) -> (Tensor<1>, Tensor<4>) {
+    fn evaluate(&mut self, x: Tensor<4>, step: usize) -> StepEval {
         let paths = self.paths_for_step(step);
-        let (loss, grad) =
-            eot_loss_and_grad(self.model, x, &paths, &self.one_hot, self.loss, self.sign);
+        let eval = eot_evaluate(self.model, x, &paths, &self.one_hot, self.loss, self.sign);
         self.last_paths = paths;
-        (loss, grad)
+        eval
     }
 }
 
 /// Mean over `paths` of the per-sample loss, and its gradient, in one batched pass: the batch
-/// is replicated once per path and each copy runs its own path.
-pub fn eot_loss_and_grad(
+/// is replicated once per path and each copy runs its own path. `sign` −1 descends the loss
+/// (targeted attacks); the reported loss is the raw loss either way.
+pub fn eot_evaluate(
     model: &RnaModel,
     x: Tensor<4>,
     paths: &[Path],
     one_hot: &Tensor<2>,
     kind: LossKind,
     sign: f64,
-) -> (Tensor<1>, Tensor<4>) {
+) -> StepEval {
     let n = x.dims()[0];
     let k = paths.len();
     let x_tracked = x.inner().autodiff().require_grad();
@@ -173,9 +173,19 @@ pub fn eot_loss_and_grad(
             .collect();
         model.forward_paths(batch, &per_sample)
     };
-    let per_copy = loss(kind, logits, one_hot.clone().repeat_dim(0, k));
-    let mean = per_copy.reshape([k, n]).mean_dim(0).reshape([n]);
+    let classes = logits.dims()[1];
+    let per_copy = loss(kind, logits.clone(), one_hot.clone().repeat_dim(0, k)).reshape([k, n]);
+    let mean = per_copy.clone().mean_dim(0).reshape([n]);
     let grads = mean.clone().sum().mul_scalar(sign).backward();
     let grad = x_tracked.grad(&grads).expect("input gradient");
-    (mean.inner(), grad)
+    StepEval {
+        loss: mean.inner(),
+        grad,
+        logits: logits
+            .inner()
+            .reshape([k, n, classes])
+            .mean_dim(0)
+            .reshape([n, classes]),
+        per_path_loss: (k > 1).then(|| per_copy.inner()),
+    }
 }

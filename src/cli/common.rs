@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Args;
 
+use rna_lens::attack::{AttackConfig, AttackKind, parse_budget};
 use rna_lens::device::{self, ComputeDevice, DeviceChoice};
 use rna_lens::model::norm::parse_norm_list;
 use rna_lens::model::{Architecture, ModelConfig, RnaModel, file};
@@ -52,4 +53,108 @@ impl ModelArgs {
 pub fn untrained_warning(model: &RnaModel) -> Option<&'static str> {
     (!model.config().provenance.trained)
         .then_some("UNTRAINED: this model has random weights; its predictions mean nothing")
+}
+
+/// Attack settings on the command line; unset values take the attack's preset.
+#[derive(Args, Clone, Debug)]
+pub struct AttackArgs {
+    /// fgsm, pgd, pgd-l2, mifgsm, apgd-ce, apgd-dlr or autoattack-rand.
+    #[arg(long, default_value = "pgd")]
+    pub attack: String,
+    /// Budget ε in /255 (`8`), or as a fraction (`0.0314`, `8/255`); L2 budgets are fractions.
+    #[arg(long)]
+    pub eps: Option<String>,
+    /// Step size α, same units as ε.
+    #[arg(long)]
+    pub alpha: Option<String>,
+    #[arg(long)]
+    pub steps: Option<usize>,
+    #[arg(long)]
+    pub restarts: Option<usize>,
+    /// Start from a uniformly random point of the ε-ball.
+    #[arg(long, conflicts_with = "no_random_start")]
+    pub random_start: bool,
+    /// Start from the clean image.
+    #[arg(long)]
+    pub no_random_start: bool,
+    /// ce, cw or dlr.
+    #[arg(long)]
+    pub loss: Option<String>,
+    /// Targeted attack towards this class (name or index).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// fixed, official, resample or eot:K.
+    #[arg(long)]
+    pub policy: Option<String>,
+    /// The attacker's path in text form (see `predict` or `info`); drawn from the seed if absent.
+    #[arg(long)]
+    pub path: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl AttackArgs {
+    pub fn config(&self, model: &RnaModel) -> anyhow::Result<AttackConfig> {
+        let kind: AttackKind = self.attack.parse().map_err(anyhow::Error::msg)?;
+        let mut c = AttackConfig::preset(kind);
+        let budget =
+            |t: &String, what: &str| parse_budget(t).map_err(|e| anyhow::anyhow!("{what}: {e}"));
+        if let Some(e) = &self.eps {
+            c.eps = budget(e, "--eps")?;
+        }
+        match &self.alpha {
+            Some(a) => c.alpha = budget(a, "--alpha")?,
+            // FGSM steps by ε, whatever ε is.
+            None if kind == AttackKind::Fgsm => c.alpha = c.eps,
+            None => {}
+        }
+        if let Some(s) = self.steps {
+            c.steps = s;
+        }
+        if let Some(r) = self.restarts {
+            c.restarts = r;
+        }
+        if self.random_start || self.no_random_start {
+            c.random_start = self.random_start;
+        }
+        if let Some(l) = &self.loss {
+            c.loss = l.parse().map_err(anyhow::Error::msg)?;
+        }
+        if let Some(p) = &self.policy {
+            c.policy = p.parse().map_err(anyhow::Error::msg)?;
+        }
+        if let Some(t) = &self.target {
+            c.target = Some(resolve_class(model, t)?);
+        }
+        if let Some(p) = &self.path {
+            model.path_space().parse(p)?;
+            c.path = Some(p.clone());
+        }
+        c.seed = self.seed;
+        c.validate(model.num_classes())
+            .map_err(anyhow::Error::msg)?;
+        Ok(c)
+    }
+}
+
+/// A class given by name (case-insensitive) or index.
+pub fn resolve_class(model: &RnaModel, text: &str) -> anyhow::Result<usize> {
+    let names = &model.config().class_names;
+    if let Ok(i) = text.parse::<usize>() {
+        anyhow::ensure!(
+            i < names.len(),
+            "class {i} does not exist: the model has {} classes",
+            names.len()
+        );
+        return Ok(i);
+    }
+    names
+        .iter()
+        .position(|n| n.eq_ignore_ascii_case(text))
+        .with_context(|| {
+            format!(
+                "unknown class '{text}': expected one of {}",
+                names.join(", ")
+            )
+        })
 }

@@ -1,9 +1,12 @@
 //! Subcommands. Each file parses its arguments, calls the engine and prints.
 
+mod attack;
 mod common;
+mod eval;
 mod info;
 mod predict;
 mod train;
+mod transfer;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +29,12 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Adversarially train a model with the RNA recipe (resumable).
     Train(train::TrainArgs),
+    /// Attack one image and write the clean, adversarial and perturbation images and a report.
+    Attack(attack::AttackCliArgs),
+    /// Accuracy on a data set, naturally or under attack, with the path protocol spelled out.
+    Eval(eval::EvalArgs),
+    /// Attacks crafted on each of K paths, tested on all K: the transfer matrix.
+    Transfer(transfer::TransferArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -33,6 +42,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Info(args)) => info::run(args),
         Some(Command::Predict(args)) => predict::run(args),
         Some(Command::Train(args)) => train::run(args),
+        Some(Command::Attack(args)) => attack::run(args),
+        Some(Command::Eval(args)) => eval::run(args),
+        Some(Command::Transfer(args)) => transfer::run(args),
         None => {
             use clap::CommandFactory;
             Cli::command().print_help()?;

@@ -6,9 +6,8 @@ use clap::Args;
 
 use rna_lens::data::preprocess::load_image;
 use rna_lens::ensemble::{self, path_logits};
-use rna_lens::model::RnaModel;
 
-use super::common::{ModelArgs, untrained_warning};
+use super::common::{ModelArgs, resolve_class, untrained_warning};
 
 #[derive(Args)]
 pub struct PredictArgs {
@@ -34,27 +33,6 @@ pub struct PredictArgs {
     verify: bool,
     #[arg(long)]
     json: bool,
-}
-
-pub fn resolve_class(model: &RnaModel, text: &str) -> anyhow::Result<usize> {
-    let names = &model.config().class_names;
-    if let Ok(i) = text.parse::<usize>() {
-        anyhow::ensure!(
-            i < names.len(),
-            "class {i} does not exist: the model has {} classes",
-            names.len()
-        );
-        return Ok(i);
-    }
-    names
-        .iter()
-        .position(|n| n.eq_ignore_ascii_case(text))
-        .with_context(|| {
-            format!(
-                "unknown class '{text}': expected one of {}",
-                names.join(", ")
-            )
-        })
 }
 
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {

@@ -96,6 +96,15 @@ impl ImageSet {
         (self.subset(kept), self.subset(held))
     }
 
+    /// A seeded random subset of `n` images, kept in their original order (everything when
+    /// `n ≥ len`), so a limited run covers every class even when files are grouped by class.
+    pub fn sample(&self, n: usize, seed: u64) -> ImageSet {
+        if n >= self.len() {
+            return self.clone();
+        }
+        self.split_holdout(n, seed).1
+    }
+
     /// The given images as an `[n, 3, 32, 32]` float tensor with values `byte / 255` in [0, 1].
     pub fn to_tensor(&self, indices: &[usize], device: &Device) -> Tensor<4> {
         let mut pixels = Vec::with_capacity(indices.len() * IMAGE_LEN);

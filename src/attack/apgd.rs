@@ -1,0 +1,149 @@
+//! Auto-PGD (Croce & Hein 2020, Algorithm 1), L∞: a step size that starts at 2ε and halves at
+//! checkpoints where progress stalls, a momentum of 0.75, and restarts from the best point.
+//! Checkpoints and conditions follow the reference implementation in AutoAttack.
+
+use burn::tensor::{Tensor, TensorData};
+
+use super::Norm;
+use super::pgd::{Objective, StepEval, StepHook, project, uniform_noise};
+use crate::rng::SeededRng;
+
+const MOMENTUM: f64 = 0.75;
+const RHO: f64 = 0.75;
+
+/// Iterations after which APGD checks its progress: the first after 22% of the budget, then
+/// intervals shrinking by 3% of the budget down to 6% (the paper's p_j, rounded as AutoAttack).
+pub fn checkpoints(iterations: usize) -> Vec<usize> {
+    let first = ((0.22 * iterations as f64) as usize).max(1);
+    let shrink = ((0.03 * iterations as f64) as usize).max(1);
+    let shortest = ((0.06 * iterations as f64) as usize).max(1);
+    let mut out = Vec::new();
+    let (mut at, mut interval) = (first, first);
+    while at < iterations {
+        out.push(at);
+        interval = interval.saturating_sub(shrink).max(shortest);
+        at += interval;
+    }
+    out
+}
+
+pub struct ApgdResult {
+    /// Per sample: the highest-loss iterate (the attack's answer).
+    pub x_best: Tensor<4>,
+    /// Step size per sample after each iteration (for inspection and tests).
+    pub step_sizes: Vec<Vec<f32>>,
+}
+
+fn host(t: Tensor<1>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec().expect("f32")
+}
+
+fn per_sample(values: &[f32], device: &burn::tensor::Device) -> Tensor<4> {
+    Tensor::from_data(
+        TensorData::new(values.to_vec(), [values.len(), 1, 1, 1]),
+        device,
+    )
+}
+
+/// Runs APGD from `x` with `iterations` steps. The loss the objective reports is maximized.
+pub fn run(
+    x: &Tensor<4>,
+    eps: f64,
+    iterations: usize,
+    objective: &mut dyn Objective,
+    rng: &mut SeededRng,
+    hook: &mut StepHook<'_>,
+) -> ApgdResult {
+    let device = x.device();
+    let n = x.dims()[0];
+    let mut eta = vec![(2.0 * eps) as f32; n];
+    let mut x_k = project(
+        x.clone().add(uniform_noise(x.dims(), eps, rng, &device)),
+        x,
+        eps,
+        Norm::Linf,
+    );
+    let mut eval: StepEval = objective.evaluate(x_k.clone(), 0);
+    let mut loss_k = host(eval.loss.clone());
+    let mut x_best = x_k.clone();
+    let mut loss_best = loss_k.clone();
+    let mut x_prev = x_k.clone();
+    let checks = checkpoints(iterations);
+    let mut last_check = 0usize;
+    let mut improved_since_check = vec![0usize; n];
+    let mut best_at_last_check = loss_best.clone();
+    let mut reduced_at_last_check = vec![false; n];
+    let mut step_sizes = Vec::with_capacity(iterations);
+
+    for k in 0..iterations {
+        if !hook(k, &x_k, &eval) {
+            break;
+        }
+        let step = eval.grad.clone().sign().mul(per_sample(&eta, &device));
+        let z = project(x_k.clone().add(step), x, eps, Norm::Linf);
+        let x_next = if k == 0 {
+            z
+        } else {
+            let a = MOMENTUM;
+            let moved = x_k
+                .clone()
+                .add(z.sub(x_k.clone()).mul_scalar(a))
+                .add(x_k.clone().sub(x_prev.clone()).mul_scalar(1.0 - a));
+            project(moved, x, eps, Norm::Linf)
+        };
+        x_prev = x_k;
+        x_k = x_next;
+        eval = objective.evaluate(x_k.clone(), k + 1);
+        let loss_next = host(eval.loss.clone());
+
+        // Track the best point per sample.
+        let better: Vec<f32> = loss_next
+            .iter()
+            .zip(&loss_best)
+            .map(|(l, b)| if l > b { 1.0 } else { 0.0 })
+            .collect();
+        for i in 0..n {
+            if loss_next[i] > loss_k[i] {
+                improved_since_check[i] += 1;
+            }
+            if loss_next[i] > loss_best[i] {
+                loss_best[i] = loss_next[i];
+            }
+        }
+        let take = per_sample(&better, &device);
+        x_best = x_k
+            .clone()
+            .mul(take.clone())
+            .add(x_best.mul(take.neg().add_scalar(1.0)));
+        loss_k = loss_next;
+
+        if checks.contains(&(k + 1)) {
+            let interval = (k + 1 - last_check) as f64;
+            let mut restart = vec![0.0f32; n];
+            for i in 0..n {
+                let oscillating = (improved_since_check[i] as f64) < RHO * interval;
+                let stalled = !reduced_at_last_check[i] && best_at_last_check[i] >= loss_best[i];
+                let reduce = oscillating || stalled;
+                if reduce {
+                    eta[i] /= 2.0;
+                    restart[i] = 1.0;
+                }
+                reduced_at_last_check[i] = reduce;
+                improved_since_check[i] = 0;
+            }
+            best_at_last_check = loss_best.clone();
+            last_check = k + 1;
+            if restart.contains(&1.0) {
+                // Samples whose step size was halved restart from their best point.
+                let r = per_sample(&restart, &device);
+                let keep = r.clone().neg().add_scalar(1.0);
+                x_k = x_best.clone().mul(r.clone()).add(x_k.mul(keep.clone()));
+                x_prev = x_k.clone();
+                eval = objective.evaluate(x_k.clone(), k + 1);
+                loss_k = host(eval.loss.clone());
+            }
+        }
+        step_sizes.push(eta.clone());
+    }
+    ApgdResult { x_best, step_sizes }
+}
