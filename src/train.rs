@@ -112,9 +112,11 @@ impl TrainConfig {
                 "need at least one epoch and a batch of at least 2 (train-mode BatchNorm)".into(),
             );
         }
-        if !(self.lr.is_finite() && self.lr > 0.0)
-            || !(0.0..1.0).contains(&self.momentum)
-            || !(self.weight_decay.is_finite() && self.weight_decay >= 0.0)
+        if !(self.lr.is_finite()
+            && self.lr > 0.0
+            && (0.0..1.0).contains(&self.momentum)
+            && self.weight_decay.is_finite()
+            && self.weight_decay >= 0.0)
         {
             return Err("lr must be > 0, momentum in [0, 1), weight decay ≥ 0".into());
         }
@@ -585,7 +587,7 @@ impl Trainer {
                     return Ok(());
                 }
                 if every > 0
-                    && self.state.step_in_epoch % every == 0
+                    && self.state.step_in_epoch.is_multiple_of(every)
                     && self.state.step_in_epoch < steps_per_epoch
                 {
                     self.checkpoint()?;

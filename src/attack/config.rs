@@ -174,10 +174,8 @@ impl AttackConfig {
         if (self.loss == LossKind::Dlr || self.kind == AttackKind::AutoattackRand) && classes < 3 {
             return Err("the DLR loss needs at least three classes".into());
         }
-        if let PathPolicy::Eot(k) = self.policy {
-            if k == 0 {
-                return Err("eot:K needs K ≥ 1".into());
-            }
+        if self.policy == PathPolicy::Eot(0) {
+            return Err("eot:K needs K ≥ 1".into());
         }
         Ok(())
     }

@@ -38,9 +38,9 @@ pub fn trace_step(
     eval: &StepEval,
     label: usize,
 ) -> TraceStep {
-    let logits = row(eval.logits.clone().slice([0..1]));
-    let probs = row(softmax(eval.logits.clone().slice([0..1]), 1));
-    let loss = row(eval.loss.clone().slice([0..1]))[0];
+    let logits = row(eval.logits.clone().narrow(0, 0, 1));
+    let probs = row(softmax(eval.logits.clone().narrow(0, 0, 1), 1));
+    let loss = row(eval.loss.clone().narrow(0, 0, 1))[0];
     let (loss_low, loss_high) = match &eval.per_path_loss {
         Some(per_path) => {
             let v = row(per_path.clone().slice([0..per_path.dims()[0], 0..1]));
@@ -57,8 +57,8 @@ pub fn trace_step(
         .unwrap_or(label);
     let delta = row(x
         .clone()
-        .slice([0..1])
-        .sub(x0.clone().slice([0..1]))
+        .narrow(0, 0, 1)
+        .sub(x0.clone().narrow(0, 0, 1))
         .flatten::<1>(0, 3));
     TraceStep {
         iteration,

@@ -58,8 +58,8 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "{:>3}  {:<22} {:>8}  {}",
-        "#", "layer", "channels", "parameter key"
+        "{:>3}  {:<22} {:>8}  parameter key",
+        "#", "layer", "channels"
     );
     for (i, layer) in space.layers.iter().enumerate() {
         println!(

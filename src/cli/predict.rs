@@ -68,7 +68,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
             .enumerate()
             .map(|(i, p)| {
                 let single = model.forward_path(input.clone().unsqueeze_dim::<4>(0), p);
-                let row = batched.clone().slice([i..i + 1]);
+                let row = batched.clone().narrow(0, i, 1);
                 single.sub(row).abs().max().into_scalar::<f32>()
             })
             .fold(0.0f32, f32::max)

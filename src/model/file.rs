@@ -19,8 +19,6 @@ use super::{ModelConfig, ModelError, RnaModel};
 
 pub const FORMAT: &str = "rna-lens";
 pub const VERSION: &str = "1";
-/// File extension used for native model files.
-pub const EXTENSION: &str = "safetensors";
 /// Headers beyond this size are not ours (ours are a few tens of kilobytes).
 const MAX_HEADER: u64 = 16 << 20;
 
@@ -64,7 +62,7 @@ pub fn encode(tensors: &[NamedTensor], mut metadata: serde_json::Map<String, Val
     );
     header.insert("__metadata__".into(), Value::Object(metadata));
     let mut header = serde_json::to_vec(&Value::Object(header)).expect("header serializes");
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(b' ');
     }
     let mut out = Vec::with_capacity(8 + header.len() + data.len());
@@ -137,12 +135,6 @@ pub fn load(path: &std::path::Path, device: &Device) -> Result<RnaModel, ModelEr
         source,
     })?;
     from_bytes(&bytes, device).map_err(|e| ModelError::File(format!("{}: {e}", path.display())))
-}
-
-/// Reads only the configuration, e.g. to describe a file without building the network.
-pub fn read_config(bytes: &[u8]) -> Result<ModelConfig, ModelError> {
-    let (meta, _) = parse_header(bytes)?;
-    config_of(&meta)
 }
 
 fn config_of(meta: &serde_json::Map<String, Value>) -> Result<ModelConfig, ModelError> {

@@ -183,8 +183,8 @@ impl ModelConfig {
 
 #[derive(Clone, Debug)]
 enum Network {
-    ResNet(ResNet),
-    WideResNet(WideResNet),
+    ResNet(Box<ResNet>),
+    WideResNet(Box<WideResNet>),
 }
 
 impl Network {
@@ -265,7 +265,7 @@ impl RnaModel {
                     &mut rng,
                     device,
                 )?;
-                (Network::ResNet(n), l)
+                (Network::ResNet(Box::new(n)), l)
             }
             Architecture::WideResNet {
                 depth,
@@ -279,7 +279,7 @@ impl RnaModel {
                     &mut rng,
                     device,
                 )?;
-                (Network::WideResNet(n), l)
+                (Network::WideResNet(Box::new(n)), l)
             }
         };
         let space = PathSpace {

@@ -55,14 +55,14 @@ impl NormKind {
             NormKind::Bn => Ok(channels),
             NormKind::In => Ok(channels),
             NormKind::Gn(k) | NormKind::Gbn(k) => {
-                if k == 0 || channels % k != 0 {
+                if k == 0 || !channels.is_multiple_of(k) {
                     Err(bad(format!("{k} groups do not divide the channels")))
                 } else {
                     Ok(k)
                 }
             }
             NormKind::Gnr(k) | NormKind::Gbnr(k) => {
-                if k == 0 || channels % k != 0 {
+                if k == 0 || !channels.is_multiple_of(k) {
                     Err(bad(format!(
                         "groups of {k} channels do not divide the channels"
                     )))
@@ -360,10 +360,6 @@ impl RandomNorm {
             .map(|&k| NormLayer::new(k, channels, device))
             .collect::<Result<_, _>>()?;
         Ok(Self { candidates })
-    }
-
-    pub fn channels(&self) -> usize {
-        self.candidates[0].channels
     }
 
     pub fn forward(&self, x: Tensor<4>, route: &LayerRoute) -> Tensor<4> {

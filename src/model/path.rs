@@ -59,15 +59,6 @@ impl Path {
     pub fn set(&mut self, layer: usize, candidate: usize) {
         self.choices[layer] = candidate as u8;
     }
-
-    /// Length of the common prefix with another path (shared early computation).
-    pub fn common_prefix(&self, other: &Path) -> usize {
-        self.choices
-            .iter()
-            .zip(&other.choices)
-            .take_while(|(a, b)| a == b)
-            .count()
-    }
 }
 
 fn digit(c: u8) -> char {
@@ -189,11 +180,6 @@ impl PathSpace {
         Ok(Path::new(choices))
     }
 
-    /// Checks that a path belongs to this space.
-    pub fn check(&self, path: &Path) -> Result<(), ModelError> {
-        self.parse(&path.to_string()).map(|_| ())
-    }
-
     pub fn candidate_list(&self) -> String {
         self.candidates
             .iter()
@@ -251,7 +237,7 @@ pub fn group_thousands(n: u128) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

@@ -273,11 +273,11 @@ fn per_sample_paths_match_single_path_runs(arch: &str, batch: usize) {
     let batched = model.forward_paths(x.clone(), &paths);
     let mut spread = 0.0f32;
     for (i, path) in paths.iter().enumerate() {
-        let single = model.forward_path(x.clone().slice([i..i + 1]), path);
-        let row = batched.clone().slice([i..i + 1]);
+        let single = model.forward_path(x.clone().narrow(0, i, 1), path);
+        let row = batched.clone().narrow(0, i, 1);
         let diff = max_abs_diff(single.clone(), row);
         assert!(diff < 1e-4, "{arch}: path {i} differs by {diff}");
-        spread = spread.max(max_abs_diff(single, batched.clone().slice([0..1])));
+        spread = spread.max(max_abs_diff(single, batched.clone().narrow(0, 0, 1)));
     }
     // The paths really compute different functions, or the test proves nothing.
     assert!(spread > 1e-2, "{arch}: all paths gave the same logits");
@@ -310,8 +310,8 @@ fn eval_mode_does_not_depend_on_the_rest_of_the_batch() {
     let x = images(4, 9);
     let path = model.path_space().sample(&mut SeededRng::new(3));
     let together = model.forward_path(x.clone(), &path);
-    let alone = model.forward_path(x.slice([2..3]), &path);
-    assert!(max_abs_diff(together.slice([2..3]), alone) < 1e-5);
+    let alone = model.forward_path(x.narrow(0, 2, 1), &path);
+    assert!(max_abs_diff(together.narrow(0, 2, 1), alone) < 1e-5);
 }
 
 #[test]

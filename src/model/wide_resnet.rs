@@ -54,7 +54,7 @@ impl WideResNet {
         rng: &mut SeededRng,
         device: &Device,
     ) -> Result<(Self, Vec<LayerInfo>), ModelError> {
-        if depth < 10 || (depth - 4) % 6 != 0 || widen_factor == 0 {
+        if depth < 10 || !(depth - 4).is_multiple_of(6) || widen_factor == 0 {
             return Err(ModelError::Config(format!(
                 "WideResNet depth must be 6n+4 (≥ 10) and the widen factor positive, got depth {depth}, widen {widen_factor}"
             )));
