@@ -1,14 +1,15 @@
 //! rna-lens: the engine behind the app and the command-line tool.
 //!
 //! Models and paths ([`model`]), attacks and path policies ([`attack`]), the path ensemble
-//! ([`ensemble`]), evaluation ([`eval`]), adversarial training ([`train`]), data ([`data`]) and
-//! device choice ([`device`]). Nothing here knows about the GUI.
+//! ([`ensemble`]), evaluation ([`eval`]), adversarial training ([`train`]), PyTorch interchange ([`interop`]),
+//! data ([`data`]) and device choice ([`device`]). Nothing here knows about the GUI.
 
 pub mod attack;
 pub mod data;
 pub mod device;
 pub mod ensemble;
 pub mod eval;
+pub mod interop;
 pub mod model;
 pub mod rng;
 pub mod train;

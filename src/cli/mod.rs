@@ -3,6 +3,7 @@
 mod attack;
 mod common;
 mod eval;
+mod import;
 mod info;
 mod predict;
 mod train;
@@ -35,6 +36,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Attacks crafted on each of K paths, tested on all K: the transfer matrix.
     Transfer(transfer::TransferArgs),
+    /// Convert a PyTorch checkpoint of the official release into an rna-lens model file.
+    Import(import::ImportArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Attack(args)) => attack::run(args),
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Transfer(args)) => transfer::run(args),
+        Some(Command::Import(args)) => import::run(args),
         None => {
             use clap::CommandFactory;
             Cli::command().print_help()?;

@@ -1,0 +1,3 @@
+//! Interchange with the PyTorch ecosystem: the official RNA checkpoints open as they are.
+
+pub mod pytorch;
