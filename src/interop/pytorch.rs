@@ -209,13 +209,11 @@ pub fn import(
             ));
         }
     }
-    if let Some(c) = options.classes {
-        if c != classes {
-            return fail(format!(
-                "{}: the checkpoint has {classes} classes, not {c}",
-                path.display()
-            ));
-        }
+    if let Some(c) = options.classes.filter(|&c| c != classes) {
+        return fail(format!(
+            "{}: the checkpoint has {classes} classes, not {c}",
+            path.display()
+        ));
     }
     let inferred = infer_norms(&tensors, &first_layer)?;
     let norms = match &options.norms {
