@@ -150,3 +150,37 @@ fn malformed_files_give_clear_errors_and_run_no_code() {
     assert!(!marker.exists(), "the pickle was executed");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn export_then_import_round_trips_every_value() {
+    let dir = scratch("roundtrip");
+    let original = import(
+        &fixture("rna_resnet18_w8.pth"),
+        &ImportOptions::default(),
+        &Device::flex(),
+    )
+    .unwrap();
+    let exported = dir.join("exported.pth");
+    rna_lens::interop::pytorch::export(&original, &exported, "module.").unwrap();
+    let back = import(&exported, &ImportOptions::default(), &Device::flex()).unwrap();
+    assert_eq!(
+        rna_lens::model::file::model_tensors(&back),
+        rna_lens::model::file::model_tensors(&original)
+    );
+    assert_eq!(back.config().norms, original.config().norms);
+    // Also without the DataParallel prefix, and for a WideResNet-shaped model.
+    let wrn_config = rna_lens::model::ModelConfig::cifar10(Architecture::WideResNet {
+        depth: 10,
+        widen_factor: 1,
+    });
+    let wrn = rna_lens::model::RnaModel::new(wrn_config, 5, &Device::flex()).unwrap();
+    let plain = dir.join("wrn.pth");
+    rna_lens::interop::pytorch::export(&wrn, &plain, "").unwrap();
+    let wrn_back = import(&plain, &ImportOptions::default(), &Device::flex()).unwrap();
+    assert_eq!(wrn_back.config().architecture, wrn.config().architecture);
+    assert_eq!(
+        rna_lens::model::file::model_tensors(&wrn_back),
+        rna_lens::model::file::model_tensors(&wrn)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

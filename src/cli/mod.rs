@@ -3,6 +3,7 @@
 mod attack;
 mod common;
 mod eval;
+mod export;
 mod import;
 mod info;
 mod predict;
@@ -38,6 +39,8 @@ enum Command {
     Transfer(transfer::TransferArgs),
     /// Convert a PyTorch checkpoint of the official release into an rna-lens model file.
     Import(import::ImportArgs),
+    /// Write an rna-lens model as a PyTorch state dict in the official key layout.
+    Export(export::ExportArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Transfer(args)) => transfer::run(args),
         Some(Command::Import(args)) => import::run(args),
+        Some(Command::Export(args)) => export::run(args),
         None => {
             use clap::CommandFactory;
             Cli::command().print_help()?;

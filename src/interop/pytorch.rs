@@ -8,6 +8,9 @@
 //! norm (`bn`, or batch group norm when its statistics are per group), one with only affine
 //! parameters is a GroupNorm whose group count the weights cannot tell (the released `gnr_1`
 //! unless `--norms` says otherwise), and an index with no entries at all is `in`.
+//!
+//! Export writes the same layout in PyTorch's zip format (`torch.save` of a state dict), so any
+//! rna-lens model can be evaluated by PyTorch tools.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -250,4 +253,107 @@ pub fn import(
     let mut model = RnaModel::new(config, 0, device)?;
     fill(&mut model, &tensors).map_err(|e| ModelError::File(format!("{}: {e}", path.display())))?;
     Ok(model)
+}
+
+/// A minimal pickle (protocol 2) writer for a state dict of tensors, as `torch.save` lays it out.
+struct Pickle(Vec<u8>);
+
+impl Pickle {
+    fn global(&mut self, module: &str, name: &str) {
+        self.0.push(b'c');
+        self.0
+            .extend_from_slice(format!("{module}\n{name}\n").as_bytes());
+    }
+    fn string(&mut self, s: &str) {
+        self.0.push(b'X');
+        self.0.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn int(&mut self, v: usize) {
+        self.0.push(b'J');
+        self.0.extend_from_slice(&(v as i32).to_le_bytes());
+    }
+    fn ints(&mut self, values: &[usize]) {
+        self.0.push(b'(');
+        for &v in values {
+            self.int(v);
+        }
+        self.0.push(b't');
+    }
+    fn ordered_dict(&mut self) {
+        self.global("collections", "OrderedDict");
+        self.0.extend_from_slice(b")R");
+    }
+    /// `torch._utils._rebuild_tensor_v2(storage, 0, shape, stride, False, OrderedDict())`.
+    fn tensor(&mut self, storage_key: &str, storage_type: &str, shape: &[usize]) {
+        let numel: usize = shape.iter().product();
+        let mut stride = vec![1usize; shape.len()];
+        for i in (0..shape.len().saturating_sub(1)).rev() {
+            stride[i] = stride[i + 1] * shape[i + 1];
+        }
+        self.global("torch._utils", "_rebuild_tensor_v2");
+        self.0.push(b'(');
+        self.0.push(b'(');
+        self.string("storage");
+        self.global("torch", storage_type);
+        self.string(storage_key);
+        self.string("cpu");
+        self.int(numel);
+        self.0.extend_from_slice(b"tQ");
+        self.int(0);
+        self.ints(shape);
+        self.ints(&stride);
+        self.0.push(0x89);
+        self.ordered_dict();
+        self.0.extend_from_slice(b"tR");
+    }
+}
+
+/// Writes `model` as a PyTorch state dict under the official keys, each prefixed by `prefix`
+/// (`module.` as in the released `weight.pth`). BatchNorm candidates get the
+/// `num_batches_tracked` buffer PyTorch expects (0: rna-lens does not count batches).
+pub fn export(model: &RnaModel, path: &std::path::Path, prefix: &str) -> Result<(), ModelError> {
+    use std::io::Write;
+    let mut entries: Vec<(String, &'static str, Vec<usize>, Vec<u8>)> = Vec::new();
+    for t in crate::model::file::model_tensors(model) {
+        let bytes: Vec<u8> = t.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let counter = t
+            .name
+            .strip_suffix("running_var")
+            .map(|base| format!("{base}num_batches_tracked"));
+        entries.push((t.name, "FloatStorage", t.shape, bytes));
+        if let Some(name) = counter {
+            entries.push((name, "LongStorage", Vec::new(), 0i64.to_le_bytes().to_vec()));
+        }
+    }
+    let mut pickle = Pickle(vec![0x80, 0x02]);
+    pickle.ordered_dict();
+    pickle.0.push(b'(');
+    for (i, (name, storage, shape, _)) in entries.iter().enumerate() {
+        pickle.string(&format!("{prefix}{name}"));
+        pickle.tensor(&i.to_string(), storage, shape);
+    }
+    pickle.0.extend_from_slice(b"u.");
+
+    let mut buffer = std::io::Cursor::new(Vec::new());
+    let result: zip::result::ZipResult<()> = (|| {
+        let mut zip = zip::ZipWriter::new(&mut buffer);
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .with_alignment(64);
+        zip.start_file("archive/data.pkl", stored)?;
+        zip.write_all(&pickle.0)?;
+        zip.start_file("archive/byteorder", stored)?;
+        zip.write_all(b"little")?;
+        for (i, (_, _, _, bytes)) in entries.iter().enumerate() {
+            zip.start_file(format!("archive/data/{i}"), stored)?;
+            zip.write_all(bytes)?;
+        }
+        zip.start_file("archive/version", stored)?;
+        zip.write_all(b"3\n")?;
+        zip.finish()?;
+        Ok(())
+    })();
+    result.map_err(|e| ModelError::File(format!("{}: {e}", path.display())))?;
+    crate::model::file::write_atomically(path, &buffer.into_inner())
 }
