@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use rna_lens::attack::{AttackConfig, AttackKind, parse_budget};
+use rna_lens::data::{ImageSet, Split, load_dataset};
 use rna_lens::device::{self, ComputeDevice, DeviceChoice};
 use rna_lens::model::norm::parse_norm_list;
 use rna_lens::model::{Architecture, ModelConfig, RnaModel, file};
@@ -157,4 +158,23 @@ pub fn resolve_class(model: &RnaModel, text: &str) -> anyhow::Result<usize> {
                 names.join(", ")
             )
         })
+}
+
+/// A data set split for evaluation commands.
+#[derive(Args, Clone, Debug)]
+pub struct DataArgs {
+    /// Data set folder: CIFAR-10 binary (cifar-10-batches-bin) or an image-folder tree.
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, default_value = "test")]
+    pub split: String,
+}
+
+impl DataArgs {
+    /// Loads the split with the model's class list, so labels index the model's classes.
+    pub fn load(&self, model: &RnaModel) -> anyhow::Result<ImageSet> {
+        let split: Split = self.split.parse().map_err(anyhow::Error::msg)?;
+        load_dataset(&self.data, split, Some(&model.config().class_names))
+            .with_context(|| format!("loading {}", self.data.display()))
+    }
 }

@@ -1,14 +1,10 @@
-use std::path::PathBuf;
-
-use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use rna_lens::attack::{AttackConfig, AttackKind, PathPolicy};
-use rna_lens::data::{Split, load_dataset};
 use rna_lens::eval::{EvalConfig, EvalReport, evaluate};
 
-use super::common::{AttackArgs, ModelArgs, untrained_warning};
+use super::common::{AttackArgs, DataArgs, ModelArgs, untrained_warning};
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -16,11 +12,8 @@ pub struct EvalArgs {
     model: ModelArgs,
     #[command(flatten)]
     attack: AttackArgs,
-    /// Data set folder: CIFAR-10 binary or an image-folder tree.
-    #[arg(long)]
-    data: PathBuf,
-    #[arg(long, default_value = "test")]
-    split: String,
+    #[command(flatten)]
+    data: DataArgs,
     /// Named protocols instead of --attack: natural, fgsm, pgd20, mifgsm (each official),
     /// pgd20-fixed, eot-pgd20 (K = 10), autoattack-rand; `paper` = natural, fgsm, pgd20, mifgsm.
     /// Comma-separated.
@@ -79,7 +72,6 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         args.batch > 0 && args.batch <= 4096,
         "--batch must be between 1 and 4096"
     );
-    let split: Split = args.split.parse().map_err(anyhow::Error::msg)?;
     let protocols: Vec<(String, Option<AttackConfig>)> = match &args.preset {
         Some(list) => list
             .split(',')
@@ -103,8 +95,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             Some(args.attack.config(&model)?),
         )],
     };
-    let data = load_dataset(&args.data, split, Some(&model.config().class_names))
-        .with_context(|| format!("loading {}", args.data.display()))?;
+    let data = args.data.load(&model)?;
     let data = match args.limit {
         Some(n) => data.sample(n, 0),
         None => data,
@@ -159,8 +150,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         }
         let doc = serde_json::json!({
             "model": args.model.model,
-            "data": args.data,
-            "split": args.split,
+            "data": args.data.data,
+            "split": args.data.split,
             "seed": args.attack.seed,
             "accuracy": results.iter().map(|(n, r)| (n.clone(), serde_json::Value::from(r.robust_accuracy.unwrap_or(r.natural_accuracy)))).collect::<serde_json::Map<_, _>>(),
             "protocols": out,

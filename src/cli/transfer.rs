@@ -1,13 +1,9 @@
-use std::path::PathBuf;
-
-use anyhow::Context;
 use clap::Args;
 
 use rna_lens::attack::transfer::transfer_matrix;
-use rna_lens::data::{Split, load_dataset};
 use rna_lens::eval::describe_attack;
 
-use super::common::{AttackArgs, ModelArgs, untrained_warning};
+use super::common::{AttackArgs, DataArgs, ModelArgs, untrained_warning};
 
 #[derive(Args)]
 pub struct TransferArgs {
@@ -15,10 +11,8 @@ pub struct TransferArgs {
     model: ModelArgs,
     #[command(flatten)]
     attack: AttackArgs,
-    #[arg(long)]
-    data: PathBuf,
-    #[arg(long, default_value = "test")]
-    split: String,
+    #[command(flatten)]
+    data: DataArgs,
     /// Number of sampled paths K (the matrix is K×K).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(2..=64))]
     paths: u32,
@@ -33,9 +27,7 @@ pub fn run(args: TransferArgs) -> anyhow::Result<()> {
     let device = args.model.device()?;
     let model = args.model.load(&device)?;
     let attack = args.attack.config(&model)?;
-    let split: Split = args.split.parse().map_err(anyhow::Error::msg)?;
-    let data = load_dataset(&args.data, split, Some(&model.config().class_names))
-        .with_context(|| format!("loading {}", args.data.display()))?;
+    let data = args.data.load(&model)?;
     anyhow::ensure!(args.limit > 0, "--limit must be at least 1");
     let data = data.sample(args.limit, 0);
     let indices: Vec<usize> = (0..data.len()).collect();
