@@ -8,7 +8,9 @@
 //!
 //! Optimizer: SGD with momentum and weight decay in PyTorch's formulation. A candidate that is
 //! not on the step's path gets no gradient, and — like PyTorch's SGD when gradients are reset to
-//! `None` (its default since 2.0) — no weight decay and no momentum step either.
+//! `None` (its default since 2.0) — no weight decay and no momentum step either. This differs
+//! from the official release, which ran on PyTorch 1.x where `zero_grad()` zero-fills: there a
+//! candidate used once keeps receiving weight decay and momentum steps while unselected.
 
 use std::collections::HashMap;
 use std::path::{Path as FsPath, PathBuf};
@@ -120,6 +122,26 @@ impl TrainConfig {
         {
             return Err("lr must be > 0, momentum in [0, 1), weight decay ≥ 0".into());
         }
+        if self.holdout == 0 || self.holdout_pgd_steps == 0 {
+            return Err(
+                "the held-out split and its PGD check need at least one image and one step".into(),
+            );
+        }
+        match &self.schedule {
+            Schedule::Multistep { gamma, .. } if !(gamma.is_finite() && *gamma > 0.0) => {
+                return Err(format!("the multistep factor must be > 0, got {gamma}"));
+            }
+            Schedule::Cosine { warmup_epochs }
+                if !(warmup_epochs.is_finite()
+                    && *warmup_epochs >= 0.0
+                    && *warmup_epochs < self.epochs as f64) =>
+            {
+                return Err(format!(
+                    "warm-up must be between 0 and the number of epochs, got {warmup_epochs}"
+                ));
+            }
+            _ => {}
+        }
         self.attack_config().validate()
     }
 
@@ -179,9 +201,19 @@ pub struct TrainState {
     pub epoch_loss_sum: f64,
     pub epoch_correct: usize,
     pub epoch_seen: usize,
+    /// Size of the data the run started on (training plus held-out), checked on resume.
+    #[serde(default)]
+    pub data_images: Option<usize>,
 }
 
-/// SGD with momentum and decoupled-from-nothing (PyTorch-style, L2) weight decay.
+impl TrainState {
+    /// Identifies the step a checkpoint was written at.
+    fn stamp(&self) -> String {
+        format!("{}:{}", self.epoch, self.step_in_epoch)
+    }
+}
+
+/// SGD with momentum and L2 weight decay, as PyTorch's `torch.optim.SGD` computes them.
 struct Sgd {
     momentum: f64,
     weight_decay: f64,
@@ -304,6 +336,7 @@ impl Trainer {
         model_config.class_names = data.class_names.clone();
         model_config.provenance.training_config = Some(serde_json::to_value(&config)?);
         let model = RnaModel::new(model_config, config.seed, device)?;
+        let data_images = data.len();
         let (train, holdout) = split(&config, data)?;
         let state = TrainState {
             config: config.clone(),
@@ -316,6 +349,7 @@ impl Trainer {
             epoch_loss_sum: 0.0,
             epoch_correct: 0,
             epoch_seen: 0,
+            data_images: Some(data_images),
         };
         Ok(Self {
             model,
@@ -333,25 +367,60 @@ impl Trainer {
 
     /// Continues the run saved in `dir`, exactly where its last checkpoint left it.
     pub fn resume(dir: &FsPath, data: ImageSet, device: &Device) -> anyhow::Result<Self> {
-        let model = file::load(&dir.join(CHECKPOINT), device)?;
-        let bytes = std::fs::read(dir.join(OPTIMIZER))
-            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join(OPTIMIZER).display()))?;
-        let (meta, tensors) = file::decode(&bytes)?;
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        };
+        let (meta, tensors) = file::decode(&read(OPTIMIZER)?)?;
         let state: TrainState = serde_json::from_str(
             meta.get("train_state")
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| anyhow::anyhow!("optimizer file has no training state"))?,
         )?;
-        let buffers = tensors
-            .into_values()
-            .map(|t| {
-                let n = t.values.len();
-                (
-                    t.name,
-                    Tensor::from_data(burn::tensor::TensorData::new(t.values, [n]), device),
-                )
-            })
-            .collect();
+        let model_bytes = read(CHECKPOINT)?;
+        let (model_meta, _) = file::decode(&model_bytes)?;
+        // Weights and optimizer state are two files; a stamp shows they belong together.
+        if let Some(stamp) = model_meta.get("train_step").and_then(|v| v.as_str()) {
+            anyhow::ensure!(
+                stamp == state.stamp(),
+                "{}: the weights are from step {stamp} but the optimizer state from step {} (interrupted while checkpointing); restart the run",
+                dir.display(),
+                state.stamp()
+            );
+        }
+        let mut model = file::from_bytes(&model_bytes, device)?;
+        anyhow::ensure!(
+            model.config().class_names == data.class_names,
+            "the data's classes ({}) are not the run's ({})",
+            data.class_names.join(", "),
+            model.config().class_names.join(", ")
+        );
+        if let Some(n) = state.data_images {
+            anyhow::ensure!(
+                n == data.len(),
+                "the run started on {n} images, this data has {}: resume with the same --data",
+                data.len()
+            );
+        }
+        let mut sizes = HashMap::new();
+        model.visit_params(&mut |name, role, p| {
+            if role == ParamRole::Trainable {
+                sizes.insert(name.to_string(), p.num_elements());
+            }
+        });
+        let mut buffers = HashMap::new();
+        for t in tensors.into_values() {
+            anyhow::ensure!(
+                sizes.get(&t.name) == Some(&t.values.len()),
+                "optimizer state for '{}' does not fit the model",
+                t.name
+            );
+            let n = t.values.len();
+            buffers.insert(
+                t.name,
+                Tensor::from_data(burn::tensor::TensorData::new(t.values, [n]), device),
+            );
+        }
         let (train, holdout) = split(&state.config, data)?;
         Ok(Self {
             model,
@@ -377,7 +446,12 @@ impl Trainer {
 
     /// Writes model, optimizer state and log atomically.
     pub fn checkpoint(&self) -> anyhow::Result<()> {
-        file::save(&self.model, &self.dir.join(CHECKPOINT))?;
+        let mut stamp = serde_json::Map::new();
+        stamp.insert("train_step".into(), self.state.stamp().into());
+        file::write_atomically(
+            &self.dir.join(CHECKPOINT),
+            &file::to_bytes_with(&self.model, stamp),
+        )?;
         let tensors: Vec<NamedTensor> = self
             .sgd
             .buffers

@@ -281,6 +281,7 @@ fn apgd_halves_its_step_size_exactly_at_the_checkpoints_when_progress_stalls() {
         eps,
         100,
         &mut Flat,
+        &|l: &Tensor<2>| vec![false; l.dims()[0]],
         &mut SeededRng::new(1),
         &mut |_, _, _| true,
     );
@@ -322,4 +323,38 @@ fn attacks_are_deterministic_for_a_seed_and_cancel_between_iterations() {
     .unwrap();
     assert!(c.cancelled);
     assert_eq!(seen, 2);
+}
+
+/// Logits that say "class 1" at one evaluation only, with a loss that never improves.
+struct AdversarialOnce(usize);
+impl Objective for AdversarialOnce {
+    fn evaluate(&mut self, x: Tensor<4>, step: usize) -> StepEval {
+        let row = if step == self.0 { [0.0f32, 1.0] } else { [1.0, 0.0] };
+        StepEval {
+            loss: Tensor::zeros([1], &cpu()),
+            grad: Tensor::ones(x.dims(), &cpu()),
+            logits: Tensor::from_data(TensorData::new(row.to_vec(), [1, 2]), &cpu()),
+            per_path_loss: None,
+        }
+    }
+}
+
+#[test]
+fn apgd_returns_the_adversarial_iterate_not_the_highest_loss_one() {
+    let x = Tensor::<4>::full([1, 3, 2, 2], 0.5, &cpu());
+    let mut seen = Vec::new();
+    let out = apgd::run(
+        &x,
+        8.0 / 255.0,
+        100,
+        &mut AdversarialOnce(5),
+        &|l: &Tensor<2>| vec![values(l.clone().argmax(1).float())[0] != 0.0],
+        &mut SeededRng::new(3),
+        &mut |_, xi, _| {
+            seen.push(values(xi.clone()));
+            true
+        },
+    );
+    assert_eq!(values(out.x), seen[5]);
+    assert_ne!(seen[5], seen[0]);
 }

@@ -28,8 +28,9 @@ pub fn checkpoints(iterations: usize) -> Vec<usize> {
 }
 
 pub struct ApgdResult {
-    /// Per sample: the highest-loss iterate (the attack's answer).
-    pub x_best: Tensor<4>,
+    /// Per sample: the last iterate that was adversarial, else the highest-loss iterate
+    /// (AutoAttack's `x_best_adv` with the loss maximizer as fallback).
+    pub x: Tensor<4>,
     /// Step size per sample after each iteration (for inspection and tests).
     pub step_sizes: Vec<Vec<f32>>,
 }
@@ -45,12 +46,20 @@ fn per_sample(values: &[f32], device: &burn::tensor::Device) -> Tensor<4> {
     )
 }
 
-/// Runs APGD from `x` with `iterations` steps. The loss the objective reports is maximized.
+/// Blends `a` where `mask` is 1 and `b` where it is 0, per sample.
+fn choose(mask: &[f32], a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
+    let m = per_sample(mask, &a.device());
+    a.mul(m.clone()).add(b.mul(m.neg().add_scalar(1.0)))
+}
+
+/// Runs APGD from `x` with `iterations` steps. The loss the objective reports is maximized;
+/// `is_adversarial` tells from an iterate's logits which samples the attack has already won.
 pub fn run(
     x: &Tensor<4>,
     eps: f64,
     iterations: usize,
     objective: &mut dyn Objective,
+    is_adversarial: &dyn Fn(&Tensor<2>) -> Vec<bool>,
     rng: &mut SeededRng,
     hook: &mut StepHook<'_>,
 ) -> ApgdResult {
@@ -72,8 +81,11 @@ pub fn run(
     let mut last_check = 0usize;
     let mut improved_since_check = vec![0usize; n];
     let mut best_at_last_check = loss_best.clone();
-    let mut reduced_at_last_check = vec![false; n];
+    // As in AutoAttack: the first checkpoint may halve only for oscillation.
+    let mut reduced_at_last_check = vec![true; n];
     let mut step_sizes = Vec::with_capacity(iterations);
+    let mut found = is_adversarial(&eval.logits);
+    let mut x_found = x_k.clone();
 
     for k in 0..iterations {
         if !hook(k, &x_k, &eval) {
@@ -110,18 +122,23 @@ pub fn run(
                 loss_best[i] = loss_next[i];
             }
         }
-        let take = per_sample(&better, &device);
-        x_best = x_k
-            .clone()
-            .mul(take.clone())
-            .add(x_best.mul(take.neg().add_scalar(1.0)));
+        x_best = choose(&better, x_k.clone(), x_best);
+        let adversarial = is_adversarial(&eval.logits);
+        let newly: Vec<f32> = adversarial
+            .iter()
+            .map(|&a| if a { 1.0 } else { 0.0 })
+            .collect();
+        x_found = choose(&newly, x_k.clone(), x_found);
+        for (f, a) in found.iter_mut().zip(&adversarial) {
+            *f |= a;
+        }
         loss_k = loss_next;
 
         if checks.contains(&(k + 1)) {
             let interval = (k + 1 - last_check) as f64;
             let mut restart = vec![0.0f32; n];
             for i in 0..n {
-                let oscillating = (improved_since_check[i] as f64) < RHO * interval;
+                let oscillating = (improved_since_check[i] as f64) <= RHO * interval;
                 let stalled = !reduced_at_last_check[i] && best_at_last_check[i] >= loss_best[i];
                 let reduce = oscillating || stalled;
                 if reduce {
@@ -134,16 +151,18 @@ pub fn run(
             best_at_last_check = loss_best.clone();
             last_check = k + 1;
             if restart.contains(&1.0) {
-                // Samples whose step size was halved restart from their best point.
-                let r = per_sample(&restart, &device);
-                let keep = r.clone().neg().add_scalar(1.0);
-                x_k = x_best.clone().mul(r.clone()).add(x_k.mul(keep.clone()));
-                x_prev = x_k.clone();
+                // Samples whose step size was halved restart from their best point; the
+                // momentum term keeps the previous iterate, as in the reference.
+                x_k = choose(&restart, x_best.clone(), x_k);
                 eval = objective.evaluate(x_k.clone(), k + 1);
                 loss_k = host(eval.loss.clone());
             }
         }
         step_sizes.push(eta.clone());
     }
-    ApgdResult { x_best, step_sizes }
+    let won: Vec<f32> = found.iter().map(|&f| if f { 1.0 } else { 0.0 }).collect();
+    ApgdResult {
+        x: choose(&won, x_found, x_best),
+        step_sizes,
+    }
 }

@@ -93,8 +93,10 @@ pub struct AttackConfig {
 }
 
 impl AttackConfig {
-    /// The usual settings of each attack (torchattacks 3.2.6 / AutoAttack defaults; PGD as in
-    /// the RNA evaluation: PGD-20, ε 8/255, α 2/255, random start; MI-FGSM with 5 steps).
+    /// Usual settings of each attack: PGD as in the RNA evaluation (PGD-20, ε 8/255, α 2/255,
+    /// random start), FGSM with α = ε, MI-FGSM with 5 steps of 2/255 and μ = 1, APGD with 100
+    /// iterations (AutoAttack's), and PGD-L2 with ε 0.5, α 0.1, 20 steps (the common CIFAR L2
+    /// budget; torchattacks' own PGDL2 default is ε 1.0, α 0.2, 10 steps).
     pub fn preset(kind: AttackKind) -> Self {
         let e = 8.0 / 255.0;
         let (eps, alpha, steps, random_start, loss) = match kind {

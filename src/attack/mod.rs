@@ -74,7 +74,27 @@ pub fn run_attack(
     let mut noise = SeededRng::derive(config.seed, "attack-noise");
     let mut trace = Vec::new();
     let mut cancelled = false;
-    let mut best: Option<(Tensor<4>, Vec<f32>, Vec<bool>)> = None;
+    let targeted = config.target.is_some();
+    // Whether the attacker has won each sample, judged on the logits it sees.
+    let is_adversarial = |logits: &Tensor<2>| -> Vec<bool> {
+        let predicted: Vec<i64> = logits
+            .clone()
+            .argmax(1)
+            .into_data()
+            .convert::<i64>()
+            .try_into_vec()
+            .expect("ints");
+        predicted
+            .iter()
+            .zip(&goal)
+            .map(|(&p, &g)| (p as usize == g) == targeted)
+            .collect()
+    };
+    // Across restarts and sub-attacks, keep per sample a won result, else the better objective
+    // (the raw loss descends for targeted attacks; losses of different sub-attacks of
+    // autoattack-rand are not comparable, so there only success counts).
+    let sign = if targeted { -1.0f32 } else { 1.0 };
+    let mut best: Option<(Tensor<4>, Vec<f32>, Vec<bool>, LossKind)> = None;
 
     'runs: for restart in 0..config.restarts {
         for (stage, &stage_loss) in stages.iter().enumerate() {
@@ -85,7 +105,7 @@ pub fn run_attack(
                 attack_path.clone(),
                 targets.clone(),
                 stage_loss,
-                config.target.is_some(),
+                targeted,
                 SeededRng::derive(config.seed ^ ((restart * 8 + stage) as u64), "attack-paths"),
             );
             let mut hook = |step: usize, xi: &Tensor<4>, eval: &StepEval| {
@@ -100,47 +120,36 @@ pub fn run_attack(
                     config.eps,
                     config.steps,
                     &mut objective,
+                    &is_adversarial,
                     &mut noise,
                     &mut hook,
                 )
-                .x_best
+                .x
             } else {
                 pgd::run(&config.pgd(), x, &mut objective, &mut noise, &mut hook)
             };
             cancelled = trace.len() < offset + config.steps;
-            // Judge the run on the attacker's own view: success, then the loss.
             let eval = objective.evaluate(x_run.clone(), config.steps);
-            let loss: Vec<f32> = eval
+            let objective_value: Vec<f32> = eval
                 .loss
                 .clone()
                 .into_data()
                 .convert::<f32>()
-                .try_into_vec()
-                .expect("f32");
-            let predicted: Vec<i64> = eval
-                .logits
-                .clone()
-                .argmax(1)
-                .into_data()
-                .convert::<i64>()
-                .try_into_vec()
-                .expect("ints");
-            let success: Vec<bool> = predicted
-                .iter()
-                .zip(&goal)
-                .map(|(&p, &g)| {
-                    if config.target.is_some() {
-                        p as usize == g
-                    } else {
-                        p as usize != g
-                    }
-                })
+                .try_into_vec::<f32>()
+                .expect("f32")
+                .into_iter()
+                .map(|l| sign * l)
                 .collect();
+            let success = is_adversarial(&eval.logits);
             best = Some(match best.take() {
-                None => (x_run, loss, success),
-                Some((bx, bl, bs)) => {
+                None => (x_run, objective_value, success, stage_loss),
+                Some((bx, bv, bs, b_loss)) => {
+                    let comparable = b_loss == stage_loss;
                     let take: Vec<bool> = (0..labels.len())
-                        .map(|i| (success[i] && !bs[i]) || (success[i] == bs[i] && loss[i] > bl[i]))
+                        .map(|i| {
+                            (success[i] && !bs[i])
+                                || (comparable && success[i] == bs[i] && objective_value[i] > bv[i])
+                        })
                         .collect();
                     let mask: Vec<f32> = take.iter().map(|&t| if t { 1.0 } else { 0.0 }).collect();
                     let m = Tensor::<1>::from_data(
@@ -149,15 +158,11 @@ pub fn run_attack(
                     )
                     .reshape([labels.len(), 1, 1, 1]);
                     let merged = x_run.mul(m.clone()).add(bx.mul(m.neg().add_scalar(1.0)));
-                    let merge = |a: &[f32], b: &[f32]| -> Vec<f32> {
-                        (0..a.len())
-                            .map(|i| if take[i] { a[i] } else { b[i] })
-                            .collect()
-                    };
-                    let s2 = (0..labels.len())
-                        .map(|i| if take[i] { success[i] } else { bs[i] })
+                    let values = (0..labels.len())
+                        .map(|i| if take[i] { objective_value[i] } else { bv[i] })
                         .collect();
-                    (merged, merge(&loss, &bl), s2)
+                    let won = (0..labels.len()).map(|i| success[i] || bs[i]).collect();
+                    (merged, values, won, stage_loss)
                 }
             });
             if cancelled {
@@ -165,7 +170,7 @@ pub fn run_attack(
             }
         }
     }
-    let (x_adv, _, _) = best.expect("at least one run");
+    let (x_adv, _, _, _) = best.expect("at least one run");
     // The last trace entry is the result itself, seen along the attacker's first path.
     let mut last = PathObjective::new(
         model,

@@ -95,15 +95,17 @@ pub fn read_state_dict(
     Ok(out)
 }
 
-fn shape<'a>(
-    tensors: &'a BTreeMap<String, NamedTensor>,
-    key: &str,
-) -> Result<&'a [usize], ModelError> {
-    tensors.get(key).map(|t| t.shape.as_slice()).ok_or_else(|| {
+/// The first dimension of a tensor (output channels, classes).
+fn leading_dim(tensors: &BTreeMap<String, NamedTensor>, key: &str) -> Result<usize, ModelError> {
+    let t = tensors.get(key).ok_or_else(|| {
         ModelError::File(format!(
             "not an RNA ResNet or WideResNet checkpoint: no '{key}'"
         ))
-    })
+    })?;
+    t.shape
+        .first()
+        .copied()
+        .ok_or_else(|| ModelError::File(format!("'{key}' is a scalar, not a weight tensor")))
 }
 
 /// Counts `prefix.<n>.<suffix>` blocks.
@@ -118,13 +120,13 @@ fn infer_architecture(
 ) -> Result<(Architecture, String, usize), ModelError> {
     if tensors.contains_key("block1.layer.0.conv1.weight") {
         let blocks = count_blocks(tensors, "block1.layer", "conv1.weight");
-        let width = shape(tensors, "block1.layer.0.conv1.weight")?[0];
+        let width = leading_dim(tensors, "block1.layer.0.conv1.weight")?;
         if width % 16 != 0 {
             return fail(format!(
                 "WideResNet first-stage width {width} is not a multiple of 16"
             ));
         }
-        let classes = shape(tensors, "fc.weight")?[0];
+        let classes = leading_dim(tensors, "fc.weight")?;
         Ok((
             Architecture::WideResNet {
                 depth: 6 * blocks + 4,
@@ -141,10 +143,10 @@ fn infer_architecture(
             if n == 0 {
                 break;
             }
-            widths.push(shape(tensors, &format!("layer{s}.0.conv1.weight"))?[0]);
+            widths.push(leading_dim(tensors, &format!("layer{s}.0.conv1.weight"))?);
             blocks.push(n);
         }
-        let classes = shape(tensors, "linear.weight")?[0];
+        let classes = leading_dim(tensors, "linear.weight")?;
         Ok((
             Architecture::ResNet {
                 stage_widths: widths,
@@ -183,7 +185,9 @@ fn infer_norms(
                 tensors.get(&key("weight")),
             ) {
                 (Some(stats), Some(weight)) if stats.shape == weight.shape => Ok(NormKind::Bn),
-                (Some(stats), Some(_)) => Ok(NormKind::Gbn(stats.shape[0])),
+                (Some(stats), Some(_)) => {
+                    Ok(NormKind::Gbn(stats.shape.first().copied().unwrap_or(1)))
+                }
                 (None, Some(_)) => Ok(NormKind::Gnr(1)),
                 (None, None) => Ok(NormKind::In),
                 (Some(_), None) => fail(format!(

@@ -88,8 +88,12 @@ pub fn model_tensors(model: &RnaModel) -> Vec<NamedTensor> {
 
 /// Serializes the model (configuration and every parameter) to bytes.
 pub fn to_bytes(model: &RnaModel) -> Vec<u8> {
+    to_bytes_with(model, serde_json::Map::new())
+}
+
+/// Like [`to_bytes`], with extra metadata entries (e.g. a training checkpoint's step).
+pub fn to_bytes_with(model: &RnaModel, mut meta: serde_json::Map<String, Value>) -> Vec<u8> {
     let config = serde_json::to_string(model.config()).expect("config serializes");
-    let mut meta = serde_json::Map::new();
     meta.insert("config".into(), config.into());
     encode(&model_tensors(model), meta)
 }
@@ -222,14 +226,24 @@ fn parse_header(bytes: &[u8]) -> Result<(Metadata, BTreeMap<String, TensorEntry>
                 "tensor {name}: data offsets {begin}..{end} do not match shape {shape:?}"
             ));
         }
-        tensors.insert(
-            name,
-            TensorEntry {
-                shape,
-                begin: begin + data_start,
-                end: end + data_start,
-            },
-        );
+        let (Some(begin), Some(end)) = (begin.checked_add(data_start), end.checked_add(data_start))
+        else {
+            return fail(format!("tensor {name}: data offsets overflow"));
+        };
+        tensors.insert(name, TensorEntry { shape, begin, end });
+    }
+    // The data section must be exactly the tensors, back to back, each once.
+    let mut ranges: Vec<(usize, usize, &String)> =
+        tensors.iter().map(|(k, t)| (t.begin, t.end, k)).collect();
+    ranges.sort_unstable();
+    let mut at = data_start;
+    for (begin, end, name) in ranges {
+        if begin != at {
+            return fail(format!(
+                "tensor {name}: its data does not follow the previous tensor's (overlap or gap)"
+            ));
+        }
+        at = end;
     }
     let needed = tensors.values().map(|t| t.end).max().unwrap_or(data_start);
     if bytes.len() < needed {

@@ -166,6 +166,35 @@ impl ModelConfig {
         if self.class_names.len() < 2 {
             return bad("a classifier needs at least two classes".into());
         }
+        // Bounds that keep a crafted file from asking for absurd allocations.
+        match &self.architecture {
+            Architecture::ResNet {
+                stage_widths,
+                blocks_per_stage,
+            } if stage_widths.len() > 8
+                || stage_widths.iter().any(|&w| w > 4096)
+                || blocks_per_stage.iter().any(|&b| b > 64) =>
+            {
+                return bad(format!(
+                    "ResNet too large: widths {stage_widths:?}, blocks {blocks_per_stage:?}"
+                ));
+            }
+            Architecture::WideResNet {
+                depth,
+                widen_factor,
+            } if *depth > 202 || *widen_factor > 32 => {
+                return bad(format!(
+                    "WideResNet too large: depth {depth}, widen {widen_factor}"
+                ));
+            }
+            _ => {}
+        }
+        if self.class_names.len() > 100_000 {
+            return bad(format!(
+                "{} classes is beyond any classifier here",
+                self.class_names.len()
+            ));
+        }
         if self.input_size != 32 {
             return bad(format!(
                 "input size {} (only 32×32 is supported)",
