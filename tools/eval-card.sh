@@ -14,7 +14,9 @@ $bin eval --model "$model" --data "$data" --seed "$seed" --json --limit "$aa_lim
 python3 - "$out/full.json" "$out/aa.json" <<'PY'
 import json, sys
 full, aa = (json.load(open(p)) for p in sys.argv[1:3])
-rows = [(n, r) for n, r in full["protocols"].items()] + [(n, r) for n, r in aa["protocols"].items()]
+order = ["natural", "fgsm", "pgd20", "mifgsm", "pgd20-fixed", "eot-pgd20", "autoattack-rand"]
+found = {**full["protocols"], **aa["protocols"]}
+rows = [(n, found[n]) for n in order if n in found]
 print("| protocol | accuracy | images | what exactly |")
 print("|---|---|---|---|")
 for name, r in rows:
