@@ -91,7 +91,6 @@ fn pollster_block_on<F: std::future::Future>(future: F) -> F::Output {
 pub struct ComputeDevice {
     pub device: Device,
     pub description: String,
-    pub is_gpu: bool,
 }
 
 impl fmt::Display for ComputeDevice {
@@ -108,7 +107,6 @@ impl ComputeDevice {
                 "CPU (burn flex backend, {} threads)",
                 std::thread::available_parallelism().map_or(1, |n| n.get())
             ),
-            is_gpu: false,
         }
     }
 }
@@ -162,7 +160,6 @@ pub fn select(choice: DeviceChoice) -> Result<ComputeDevice, String> {
             Ok(ComputeDevice {
                 device,
                 description: format!("GPU: {} ({}, wgpu)", adapter.name, adapter.backend),
-                is_gpu: adapter.is_hardware(),
             })
         }
     }

@@ -329,7 +329,11 @@ fn attacks_are_deterministic_for_a_seed_and_cancel_between_iterations() {
 struct AdversarialOnce(usize);
 impl Objective for AdversarialOnce {
     fn evaluate(&mut self, x: Tensor<4>, step: usize) -> StepEval {
-        let row = if step == self.0 { [0.0f32, 1.0] } else { [1.0, 0.0] };
+        let row = if step == self.0 {
+            [0.0f32, 1.0]
+        } else {
+            [1.0, 0.0]
+        };
         StepEval {
             loss: Tensor::zeros([1], &cpu()),
             grad: Tensor::ones(x.dims(), &cpu()),

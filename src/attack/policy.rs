@@ -103,8 +103,6 @@ pub struct PathObjective<'m> {
     /// +1 to raise the loss of the true labels (untargeted), −1 to lower the target's loss.
     pub sign: f64,
     pub rng: SeededRng,
-    /// The paths used at the last step (for traces).
-    pub last_paths: Vec<Path>,
 }
 
 impl<'m> PathObjective<'m> {
@@ -125,7 +123,6 @@ impl<'m> PathObjective<'m> {
             loss,
             sign: if targeted { -1.0 } else { 1.0 },
             rng,
-            last_paths: Vec::new(),
         }
     }
 
@@ -143,9 +140,7 @@ impl<'m> PathObjective<'m> {
 impl Objective for PathObjective<'_> {
     fn evaluate(&mut self, x: Tensor<4>, step: usize) -> StepEval {
         let paths = self.paths_for_step(step);
-        let eval = eot_evaluate(self.model, x, &paths, &self.one_hot, self.loss, self.sign);
-        self.last_paths = paths;
-        eval
+        eot_evaluate(self.model, x, &paths, &self.one_hot, self.loss, self.sign)
     }
 }
 
