@@ -161,16 +161,5 @@ pub fn count_correct(
     path: &Path,
     labels: &[usize],
 ) -> usize {
-    let predicted: Vec<i64> = model
-        .forward_path(x, path)
-        .argmax(1)
-        .into_data()
-        .convert::<i64>()
-        .try_into_vec()
-        .expect("ints");
-    predicted
-        .iter()
-        .zip(labels)
-        .filter(|(p, l)| **p as usize == **l)
-        .count()
+    crate::model::count_correct(model.forward_path(x, path), labels)
 }

@@ -537,18 +537,7 @@ impl Trainer {
         self.sgd.step(&mut self.model, &mut tracked, &grads, lr);
 
         let loss = loss.inner().into_scalar::<f32>() as f64;
-        let predicted: Vec<i64> = logits
-            .inner()
-            .argmax(1)
-            .into_data()
-            .convert::<i64>()
-            .try_into_vec()
-            .expect("ints");
-        let correct = predicted
-            .iter()
-            .zip(&labels)
-            .filter(|(p, l)| **p as usize == **l)
-            .count();
+        let correct = crate::model::count_correct(logits, &labels);
         self.state.epoch_loss_sum += loss * labels.len() as f64;
         self.state.epoch_correct += correct;
         self.state.epoch_seen += labels.len();

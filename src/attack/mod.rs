@@ -77,17 +77,10 @@ pub fn run_attack(
     let targeted = config.target.is_some();
     // Whether the attacker has won each sample, judged on the logits it sees.
     let is_adversarial = |logits: &Tensor<2>| -> Vec<bool> {
-        let predicted: Vec<i64> = logits
-            .clone()
-            .argmax(1)
-            .into_data()
-            .convert::<i64>()
-            .try_into_vec()
-            .expect("ints");
-        predicted
+        crate::model::predictions(logits.clone())
             .iter()
             .zip(&goal)
-            .map(|(&p, &g)| (p as usize == g) == targeted)
+            .map(|(&p, &g)| (p == g) == targeted)
             .collect()
     };
     // Across restarts and sub-attacks, keep per sample a won result, else the better objective

@@ -69,17 +69,11 @@ pub fn transfer_matrix(
             .iter()
             .flat_map(|p| std::iter::repeat_n(p.clone(), n))
             .collect();
-        let predicted: Vec<i64> = model
-            .forward_paths(batch, &per_sample)
-            .argmax(1)
-            .into_data()
-            .convert::<i64>()
-            .try_into_vec()
-            .expect("ints");
+        let predicted = crate::model::predictions(model.forward_paths(batch, &per_sample));
         let row: Vec<f64> = (0..k)
             .map(|j| {
                 let wrong = (0..n)
-                    .filter(|&s| predicted[j * n + s] as usize != labels[s])
+                    .filter(|&s| predicted[j * n + s] != labels[s])
                     .count();
                 wrong as f64 / n as f64
             })

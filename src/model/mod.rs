@@ -500,5 +500,26 @@ impl RnaModel {
     }
 }
 
+/// The predicted class of every row of `[N, K]` logits.
+pub fn predictions(logits: Tensor<2>) -> Vec<usize> {
+    let labels: Vec<i64> = logits
+        .inner()
+        .argmax(1)
+        .into_data()
+        .convert::<i64>()
+        .try_into_vec()
+        .expect("argmax gives integers");
+    labels.into_iter().map(|l| l as usize).collect()
+}
+
+/// How many rows of `logits` predict their label.
+pub fn count_correct(logits: Tensor<2>, labels: &[usize]) -> usize {
+    predictions(logits)
+        .iter()
+        .zip(labels)
+        .filter(|(p, l)| p == l)
+        .count()
+}
+
 #[cfg(test)]
 mod tests;
