@@ -1,9 +1,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use burn::tensor::{Tensor, TensorData};
 use clap::Args;
 
+use rna_lens::data::batch_to_tensor;
 use rna_lens::data::preprocess::load_image;
 use rna_lens::ensemble::{self, path_logits};
 
@@ -44,17 +44,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         .map(|l| resolve_class(&model, l))
         .transpose()?;
     let image = load_image(&args.image).with_context(|| args.image.display().to_string())?;
-    let input = Tensor::<3>::from_data(
-        TensorData::new(
-            image
-                .input
-                .iter()
-                .map(|&b| f32::from(b) / 255.0)
-                .collect::<Vec<f32>>(),
-            [3, 32, 32],
-        ),
-        &device.device,
-    );
+    let input = batch_to_tensor(&image.input, &device.device).squeeze_dim::<3>(0);
     let paths = model
         .path_space()
         .sample_many(args.paths as usize, args.seed);
