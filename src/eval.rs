@@ -130,7 +130,7 @@ pub fn evaluate(
         let (_, defender) = attack_paths(model, &batch)?;
         natural += count_correct(model, x.clone(), &defender, &labels);
         if config.attack.is_some() {
-            let result = run_attack(model, &x, &labels, &batch, &mut |_, _| true)?;
+            let result = run_attack(model, &x, &labels, &batch, &mut |_, _, _| true)?;
             robust += count_correct(model, result.x_adv, &result.defender_path, &labels);
         }
         done += indices.len();

@@ -4,7 +4,9 @@
 //! ([`ensemble`]), evaluation ([`eval`]), adversarial training ([`train`]), PyTorch interchange ([`interop`]),
 //! data ([`data`]) and device choice ([`device`]). Nothing here knows about the GUI.
 
+pub mod app;
 pub mod attack;
+pub mod colormap;
 pub mod data;
 pub mod device;
 pub mod ensemble;

@@ -180,7 +180,7 @@ fn pgd_raises_the_loss_on_a_fixed_path_and_targeted_pgd_lowers_the_targets_loss(
     let mut config = AttackConfig::preset(AttackKind::Pgd);
     config.policy = PathPolicy::Fixed;
     config.steps = 8;
-    let result = run_attack(&m, &x, &[3], &config, &mut |_, _| true).unwrap();
+    let result = run_attack(&m, &x, &[3], &config, &mut |_, _, _| true).unwrap();
     let (first, last) = (result.trace.first().unwrap(), result.trace.last().unwrap());
     assert!(
         last.loss > first.loss + 0.05,
@@ -196,7 +196,7 @@ fn pgd_raises_the_loss_on_a_fixed_path_and_targeted_pgd_lowers_the_targets_loss(
     assert_eq!(result.attack_path, result.defender_path);
 
     config.target = Some(7);
-    let targeted = run_attack(&m, &x, &[3], &config, &mut |_, _| true).unwrap();
+    let targeted = run_attack(&m, &x, &[3], &config, &mut |_, _, _| true).unwrap();
     let target_loss = |x: Tensor<4>| {
         values(cross_entropy(
             m.forward_path(x, &targeted.attack_path),
@@ -245,9 +245,9 @@ fn eot_1_on_a_single_path_space_equals_the_fixed_policy() {
     let mut config = AttackConfig::preset(AttackKind::Pgd);
     config.steps = 5;
     config.policy = PathPolicy::Fixed;
-    let fixed = run_attack(&m, &x, &[2], &config, &mut |_, _| true).unwrap();
+    let fixed = run_attack(&m, &x, &[2], &config, &mut |_, _, _| true).unwrap();
     config.policy = PathPolicy::Eot(1);
-    let eot = run_attack(&m, &x, &[2], &config, &mut |_, _| true).unwrap();
+    let eot = run_attack(&m, &x, &[2], &config, &mut |_, _, _| true).unwrap();
     assert_eq!(values(fixed.x_adv), values(eot.x_adv));
 }
 
@@ -307,8 +307,8 @@ fn attacks_are_deterministic_for_a_seed_and_cancel_between_iterations() {
     config.steps = 4;
     config.policy = PathPolicy::Eot(3);
     config.seed = 11;
-    let a = run_attack(&m, &x, &[0], &config, &mut |_, _| true).unwrap();
-    let b = run_attack(&m, &x, &[0], &config, &mut |_, _| true).unwrap();
+    let a = run_attack(&m, &x, &[0], &config, &mut |_, _, _| true).unwrap();
+    let b = run_attack(&m, &x, &[0], &config, &mut |_, _, _| true).unwrap();
     assert_eq!(values(a.x_adv), values(b.x_adv));
     assert_eq!(a.trace, b.trace);
     assert!(
@@ -316,7 +316,7 @@ fn attacks_are_deterministic_for_a_seed_and_cancel_between_iterations() {
         "EOT spread missing"
     );
     let mut seen = 0;
-    let c = run_attack(&m, &x, &[0], &config, &mut |_, _| {
+    let c = run_attack(&m, &x, &[0], &config, &mut |_, _, _| {
         seen += 1;
         seen < 2
     })

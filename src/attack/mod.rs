@@ -3,6 +3,7 @@
 
 pub mod apgd;
 pub mod config;
+pub mod image;
 pub mod loss;
 pub mod pgd;
 pub mod policy;
@@ -46,15 +47,18 @@ pub fn attack_paths(model: &RnaModel, config: &AttackConfig) -> Result<(Path, Pa
     Ok((attack, defender))
 }
 
-/// Runs `config` against `x` (`[N, 3, H, W]` in [0, 1]) with true `labels`. `progress` sees every
-/// traced iterate with the total number of iterations and may return false to cancel; the
-/// result then holds the best point found so far.
+/// Sees every traced iterate: its trace entry, the iterate itself (`[N, 3, H, W]`) and the total
+/// number of iterations. Returning false cancels the attack.
+pub type Progress<'a> = dyn FnMut(&TraceStep, &Tensor<4>, usize) -> bool + 'a;
+
+/// Runs `config` against `x` (`[N, 3, H, W]` in [0, 1]) with true `labels`, reporting each
+/// iterate to `progress`; a cancelled result holds the best point found so far.
 pub fn run_attack(
     model: &RnaModel,
     x: &Tensor<4>,
     labels: &[usize],
     config: &AttackConfig,
-    progress: &mut dyn FnMut(&TraceStep, usize) -> bool,
+    progress: &mut Progress<'_>,
 ) -> Result<AttackResult, String> {
     config.validate(model.num_classes())?;
     let (attack_path, defender_path) = attack_paths(model, config)?;
@@ -103,7 +107,7 @@ pub fn run_attack(
             );
             let mut hook = |step: usize, xi: &Tensor<4>, eval: &StepEval| {
                 let t = trace::trace_step(offset + step, x, xi, eval, label0);
-                let go = progress(&t, total);
+                let go = progress(&t, xi, total);
                 trace.push(t);
                 go
             };

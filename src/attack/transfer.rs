@@ -62,7 +62,7 @@ pub fn transfer_matrix(
         let mut config = attack.clone();
         config.policy = PathPolicy::Fixed;
         config.path = Some(source.to_string());
-        let result = run_attack(model, x, labels, &config, &mut |_, _| true)?;
+        let result = run_attack(model, x, labels, &config, &mut |_, _, _| true)?;
         // All K targets in one batched pass: copy j of the batch runs path j.
         let batch = result.x_adv.repeat_dim(0, k);
         let per_sample: Vec<Path> = paths

@@ -4,6 +4,7 @@ mod attack;
 mod common;
 mod eval;
 mod export;
+mod gui;
 mod import;
 mod info;
 mod predict;
@@ -25,6 +26,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Open the desktop app (also what `rna-lens` without a command does).
+    Gui(gui::GuiArgs),
     /// Describe a model: architecture, parameters, candidates, random layers, number of paths.
     Info(info::InfoArgs),
     /// Classify one image with N sampled paths in one batched pass.
@@ -45,6 +48,7 @@ enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Some(Command::Gui(args)) => gui::run_gui(args),
         Some(Command::Info(args)) => info::run(args),
         Some(Command::Predict(args)) => predict::run(args),
         Some(Command::Train(args)) => train::run(args),
@@ -53,10 +57,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Transfer(args)) => transfer::run(args),
         Some(Command::Import(args)) => import::run(args),
         Some(Command::Export(args)) => export::run(args),
-        None => {
-            use clap::CommandFactory;
-            Cli::command().print_help()?;
-            Ok(())
-        }
+        None => gui::run_gui(gui::GuiArgs::default()),
     }
 }

@@ -1,0 +1,149 @@
+//! Compare mode: the same image and budget under `official` and `eot:K`, side by side — why the
+//! paper's protocol can overstate robustness.
+
+use egui::{RichText, Ui, Vec2};
+
+use crate::attack::image::ImageAttack;
+use crate::colormap::HeatmapParams;
+
+use super::result_view::{HeatmapStyle, delta_between, heatmap_ui, trace_plots};
+use super::session::{Action, Session};
+use super::widgets::Textures;
+use super::worker::ModelInfo;
+
+pub struct CompareView;
+
+fn side_ui(
+    ui: &mut Ui,
+    key: u64,
+    title: &str,
+    attack: &ImageAttack,
+    model: &ModelInfo,
+    style: &HeatmapStyle,
+    textures: &mut Textures,
+) {
+    let classes = model.config.class_names.len();
+    ui.label(RichText::new(title).strong().size(16.0));
+    ui.label(RichText::new(attack.config.policy.describe()).small());
+    ui.horizontal(|ui| {
+        let t = textures.planar(ui, &format!("compare-adv-{key}"), &attack.adversarial, 32);
+        ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(128.0)));
+        let delta = delta_between(&attack.adversarial, &attack.clean);
+        heatmap_ui(ui, 10 + key, &delta, &attack.clean, style, textures);
+    });
+    let fooled = attack.eight_bit_prediction != attack.label;
+    let verdict = format!(
+        "defender's random path says {}",
+        model.class_name(attack.eight_bit_prediction)
+    );
+    if fooled {
+        ui.colored_label(ui.visuals().error_fg_color, format!("{verdict}: fooled"));
+    } else {
+        ui.colored_label(
+            egui::Color32::from_rgb(46, 160, 67),
+            format!("{verdict}: correct"),
+        );
+    }
+    if let Some(p) = attack.adversarial_summary(classes).p_correct {
+        ui.label(
+            RichText::new(format!(
+                "paths still correct: {:.1}% (95% interval {:.1}–{:.1}%) of {}",
+                100.0 * p.value,
+                100.0 * p.low,
+                100.0 * p.high,
+                attack.adversarial_paths.len()
+            ))
+            .strong(),
+        );
+    }
+    trace_plots(
+        ui,
+        &format!("compare-{key}"),
+        attack,
+        attack.trace.len().saturating_sub(1),
+    );
+}
+
+impl CompareView {
+    #[allow(clippy::too_many_arguments)]
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        session: &Session,
+        eot_k: &mut usize,
+        params: &HeatmapParams,
+        gpu: bool,
+        busy: bool,
+        textures: &mut Textures,
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(model) = &session.model else {
+            ui.label("No model loaded.");
+            return;
+        };
+        ui.label(
+            "The Attack panel's attack and budget, run twice: attacking one random path \
+             (official, the paper's protocol) and averaging gradients over K paths per step \
+             (EOT). The defender always draws its own random path.",
+        );
+        ui.horizontal(|ui| {
+            ui.label("EOT K");
+            ui.add(egui::Slider::new(eot_k, 1..=64));
+            if ui
+                .add_enabled(
+                    session.image.is_some() && !busy,
+                    egui::Button::new("Run comparison"),
+                )
+                .clicked()
+            {
+                actions.push(Action::RunCompare);
+            }
+        });
+        let Some(c) = &session.comparison else {
+            return;
+        };
+        let k = match c.eot.config.policy {
+            crate::attack::PathPolicy::Eot(k) => k,
+            _ => 0,
+        };
+        let classes = model.config.class_names.len();
+        let share = |a: &ImageAttack| {
+            a.adversarial_summary(classes)
+                .p_correct
+                .map_or(0.0, |p| 100.0 * p.value)
+        };
+        ui.label(
+            RichText::new(format!(
+                "Paths still correct: {:.1}% under official vs {:.1}% under EOT-{k}",
+                share(&c.official),
+                share(&c.eot)
+            ))
+            .size(15.0),
+        );
+        let style = HeatmapStyle {
+            params: *params,
+            gpu,
+            side: 128.0,
+        };
+        ui.columns(2, |cols| {
+            side_ui(
+                &mut cols[0],
+                0,
+                "official (paper)",
+                &c.official,
+                model,
+                &style,
+                textures,
+            );
+            side_ui(
+                &mut cols[1],
+                1,
+                &format!("EOT-{k} (adaptive)"),
+                &c.eot,
+                model,
+                &style,
+                textures,
+            );
+        });
+    }
+}

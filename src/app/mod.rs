@@ -1,0 +1,773 @@
+//! The desktop app: a thin egui layer over the engine. All computation runs on the worker
+//! thread ([`worker`]); the UI thread only draws [`session::Session`] and turns clicks into
+//! [`session::Action`]s.
+
+pub mod attack_panel;
+pub mod compare_view;
+pub mod ensemble_view;
+pub mod heatmap;
+pub mod path_view;
+pub mod result_view;
+pub mod session;
+pub mod settings;
+pub mod sidebar;
+pub mod transfer_view;
+pub mod widgets;
+pub mod worker;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use egui::{Key, RichText, Ui};
+
+use crate::attack::image::ReportContext;
+use crate::colormap;
+use crate::data::preprocess::{decode_image, load_image, save_png};
+use crate::device::DeviceChoice;
+use crate::model::file::write_atomically;
+
+use attack_panel::AttackPanel;
+use compare_view::CompareView;
+use ensemble_view::EnsembleView;
+use path_view::PathView;
+use result_view::{ResultView, delta_between};
+use session::{Action, CurrentImage, Session};
+use settings::{Settings, View};
+use sidebar::{Gallery, ImagePanel, ModelPanel};
+use transfer_view::TransferView;
+use widgets::Textures;
+use worker::{Job, Live, ModelSource, Reply, Worker};
+
+/// How the app starts; the command line fills this in.
+#[derive(Clone, Debug, Default)]
+pub struct AppOptions {
+    pub model: Option<PathBuf>,
+    pub image: Option<PathBuf>,
+    /// Run the current view's job (attack, ensemble, transfer or compare) once ready.
+    pub attack_on_start: bool,
+    /// Save a screenshot of the window here once everything asked for has finished.
+    pub screenshot: Option<PathBuf>,
+    /// Close after the screenshot (or once ready, without one).
+    pub exit: bool,
+    pub view: Option<View>,
+    pub device: DeviceChoice,
+    /// Print frame-time statistics at exit, repainting continuously to measure them.
+    pub frame_stats: bool,
+    /// Ignore stored settings (scripted runs must not depend on the user's last session).
+    pub fresh_settings: bool,
+}
+
+/// A message for the user: errors and confirmations, shown until dismissed or replaced.
+struct Message {
+    text: String,
+    error: bool,
+}
+
+/// Progress through `--attack-on-start`, `--screenshot` and `--exit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Script {
+    WaitForModel,
+    StartJob,
+    /// An attack is running; query the ensemble when it ends.
+    ThenEnsemble,
+    WaitForJob,
+    Settle(u32),
+    Done,
+}
+
+#[derive(Default)]
+struct FrameStats {
+    last: Option<Instant>,
+    busy: Vec<Duration>,
+    idle: Vec<Duration>,
+}
+
+impl FrameStats {
+    fn tick(&mut self, busy: bool) {
+        let now = Instant::now();
+        if let Some(last) = self.last.replace(now) {
+            let bucket = if busy { &mut self.busy } else { &mut self.idle };
+            bucket.push(now - last);
+        }
+    }
+
+    fn report(&self) -> String {
+        let line = |name: &str, v: &[Duration]| {
+            if v.is_empty() {
+                return format!("{name}: no frames");
+            }
+            let mut ms: Vec<f64> = v.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+            ms.sort_by(f64::total_cmp);
+            let mean = ms.iter().sum::<f64>() / ms.len() as f64;
+            let p95 = ms[(ms.len() * 95 / 100).min(ms.len() - 1)];
+            format!(
+                "{name}: {} frames, mean {mean:.1} ms ({:.0} fps), p95 {p95:.1} ms",
+                ms.len(),
+                1e3 / mean
+            )
+        };
+        format!(
+            "frame times — {}; {}",
+            line("while computing", &self.busy),
+            line("idle", &self.idle)
+        )
+    }
+}
+
+pub struct RnaLensApp {
+    options: AppOptions,
+    settings: Settings,
+    session: Session,
+    worker: Worker,
+    gallery: Gallery,
+    textures: Textures,
+    /// The heatmap is drawn by our WGSL shader when the app renders with wgpu.
+    gpu_heatmap: bool,
+    message: Option<Message>,
+    live: Live,
+    model_panel: ModelPanel,
+    image_panel: ImagePanel,
+    attack_panel: AttackPanel,
+    result_view: ResultView,
+    path_view: PathView,
+    ensemble_view: EnsembleView,
+    transfer_view: TransferView,
+    compare_view: CompareView,
+    script: Script,
+    frames: FrameStats,
+}
+
+impl RnaLensApp {
+    pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> Self {
+        // Without wgpu (or if the shader fails to build) the heatmap falls back to the CPU
+        // colormap, which draws the same colours; a shader failure is reported, not hidden.
+        let (gpu_heatmap, shader_error) = match &cc.wgpu_render_state {
+            Some(render_state) => match heatmap::install(render_state) {
+                Ok(()) => (true, None),
+                Err(e) => (
+                    false,
+                    Some(format!(
+                        "heatmap shader unavailable, drawing on the CPU: {e}"
+                    )),
+                ),
+            },
+            None => (false, None),
+        };
+        let settings = if options.fresh_settings {
+            Settings::default()
+        } else {
+            cc.storage
+                .and_then(|s| eframe::get_value::<Settings>(s, eframe::APP_KEY))
+                .unwrap_or_default()
+                .sanitized()
+        };
+        let ctx = cc.egui_ctx.clone();
+        let mut worker = Worker::spawn(options.device, move || ctx.request_repaint());
+        let source = match (&options.model, &settings.model) {
+            (Some(path), _) => ModelSource::File(path.clone()),
+            (None, Some(path)) if path.is_file() => ModelSource::File(path.clone()),
+            _ => sidebar::default_model(),
+        };
+        worker.submit(Job::LoadModel(source));
+        let gallery = Gallery::load(&sidebar::assets_dir().join("samples"));
+        let mut app = Self {
+            settings,
+            session: Session::default(),
+            worker,
+            gallery,
+            textures: Textures::default(),
+            gpu_heatmap,
+            message: shader_error.map(|text| Message { text, error: true }),
+            live: Live::default(),
+            model_panel: ModelPanel,
+            image_panel: ImagePanel,
+            attack_panel: AttackPanel,
+            result_view: ResultView::default(),
+            path_view: PathView::default(),
+            ensemble_view: EnsembleView,
+            transfer_view: TransferView,
+            compare_view: CompareView,
+            script: Script::WaitForModel,
+            frames: FrameStats::default(),
+            options,
+        };
+        if let Some(view) = app.options.view {
+            app.settings.view = view;
+        }
+        match app.options.image.clone() {
+            Some(path) => app.apply(Action::LoadImage(path)),
+            None if !app.gallery.samples.is_empty() => app.apply(Action::SelectSample(0)),
+            None => {}
+        }
+        app
+    }
+
+    /// Read access for tests and scripts.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.worker.busy()
+    }
+
+    /// The message shown to the user, if any.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_ref().map(|m| m.text.as_str())
+    }
+
+    pub fn path_view(&self) -> &PathView {
+        &self.path_view
+    }
+
+    fn error(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: true,
+        });
+    }
+
+    fn info(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    /// Applies one action. Public so tests and scripts can drive the app like a user.
+    pub fn apply(&mut self, action: Action) {
+        match action {
+            Action::LoadModel(source) => {
+                self.worker.submit(Job::LoadModel(source));
+            }
+            Action::OpenModelDialog => {
+                if let Some(path) = rfd::FileDialog::new()
+                    .add_filter("model", &["safetensors", "pth", "pt"])
+                    .pick_file()
+                {
+                    self.apply(Action::LoadModel(ModelSource::File(path)));
+                }
+            }
+            Action::LoadImage(path) => match load_image(&path) {
+                Ok(image) => {
+                    let name = path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    self.set_image(CurrentImage::new(name, Some(path), image, None));
+                }
+                Err(e) => self.error(format!("{}: {e} — the current image stays", path.display())),
+            },
+            Action::OpenImageDialog => {
+                if let Some(path) = rfd::FileDialog::new()
+                    .add_filter(
+                        "image",
+                        &["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"],
+                    )
+                    .pick_file()
+                {
+                    self.apply(Action::LoadImage(path));
+                }
+            }
+            Action::SelectSample(i) => {
+                if let Some(s) = self.gallery.samples.get(i) {
+                    let image = CurrentImage::new(
+                        s.name.clone(),
+                        Some(s.path.clone()),
+                        s.image.clone(),
+                        s.label,
+                    );
+                    self.set_image(image);
+                }
+            }
+            Action::RunAttack => self.run_attack(),
+            Action::Cancel => self.worker.cancel(),
+            Action::QueryEnsemble => {
+                if let Some(image) = &self.session.image {
+                    self.worker.submit(Job::Ensemble {
+                        clean: image.input.clone(),
+                        adversarial: self
+                            .session
+                            .attack
+                            .as_ref()
+                            .map(|a| a.result.adversarial.clone()),
+                        paths: self.settings.ensemble_paths,
+                        seed: self.settings.attack.seed,
+                    });
+                }
+            }
+            Action::RunTransfer => self.run_transfer(),
+            Action::RunCompare => {
+                if let Some(image) = &self.session.image {
+                    self.worker.submit(Job::Compare {
+                        input: image.input.clone(),
+                        label: image.label,
+                        config: self.settings.attack.clone(),
+                        eot_paths: self.settings.compare_eot,
+                        query_paths: self.settings.ensemble_paths,
+                    });
+                }
+            }
+            Action::ShowPath(path) => {
+                self.path_view.show(path);
+                self.settings.view = View::Paths;
+            }
+            Action::ExportAdversarial => self.export_adversarial(),
+            Action::ExportHeatmap => self.export_heatmap(),
+            Action::ExportReport => self.export_report(),
+        }
+    }
+
+    fn set_image(&mut self, image: CurrentImage) {
+        self.session.image = Some(image);
+        self.session.clear_results();
+        self.result_view.step = None;
+        self.message = None;
+    }
+
+    fn run_attack(&mut self) {
+        let (Some(image), Some(model)) = (&self.session.image, &self.session.model) else {
+            return;
+        };
+        if self.worker.busy() {
+            return;
+        }
+        if let Err(e) = self
+            .settings
+            .attack
+            .validate(model.config.class_names.len())
+        {
+            self.error(e);
+            return;
+        }
+        self.worker.submit(Job::Attack {
+            input: image.input.clone(),
+            label: image.label,
+            config: self.settings.attack.clone(),
+            query_paths: self.settings.ensemble_paths,
+        });
+    }
+
+    fn run_transfer(&mut self) {
+        let (Some(image), Some(model)) = (&self.session.image, &self.session.model) else {
+            return;
+        };
+        let label = image
+            .label
+            .or_else(|| self.session.attack.as_ref().map(|a| a.result.label));
+        let Some(label) = label else {
+            self.error("The transfer matrix needs the true label: pick a gallery image or run an attack first");
+            return;
+        };
+        let paths = model.space.sample_many(
+            self.settings.transfer_paths,
+            self.settings.attack.seed ^ 0x7a,
+        );
+        self.worker.submit(Job::Transfer {
+            input: image.input.clone(),
+            label,
+            paths,
+            config: self.settings.attack.clone(),
+        });
+    }
+
+    fn handle(&mut self, reply: Reply) {
+        match reply {
+            Reply::ModelLoaded(Ok(info)) => {
+                if let ModelSource::File(path) = &info.source {
+                    self.settings.model = Some(path.clone());
+                }
+                if self
+                    .settings
+                    .attack
+                    .target
+                    .is_some_and(|t| t >= info.config.class_names.len())
+                {
+                    self.settings.attack.target = None;
+                }
+                self.path_view.reset(&info.space);
+                self.info(format!("Loaded {}", info.source.describe()));
+                self.session.model = Some(info);
+                self.session.clear_results();
+            }
+            Reply::ModelLoaded(Err(e)) => {
+                let keep = if self.session.model.is_some() {
+                    " — the current model stays"
+                } else {
+                    ""
+                };
+                self.error(format!("Cannot load the model: {e}{keep}"));
+            }
+            Reply::Attack(Ok(run)) => {
+                if run.result.cancelled {
+                    self.info("Attack cancelled");
+                }
+                self.session.attack = Some(run);
+                self.result_view.step = None;
+            }
+            Reply::Attack(Err(e)) => self.error(format!("Attack failed: {e}")),
+            Reply::Ensemble(Ok(result)) => {
+                let current = self.session.image.as_ref().map(|i| &i.input);
+                if current == Some(&result.clean_input) {
+                    self.session.ensemble = Some(result);
+                }
+            }
+            Reply::Ensemble(Err(e)) => self.error(format!("Ensemble query failed: {e}")),
+            Reply::Transfer(Ok(m)) => self.session.transfer = Some(m),
+            Reply::Transfer(Err(e)) => self.error(format!("Transfer failed: {e}")),
+            Reply::Compare(Ok(c)) => self.session.comparison = Some(*c),
+            Reply::Compare(Err(e)) => self.error(format!("Comparison stopped: {e}")),
+            Reply::Failed(e) => self.error(e),
+        }
+    }
+
+    fn export_adversarial(&mut self) {
+        let Some(run) = &self.session.attack else {
+            return;
+        };
+        let bytes = run.result.adversarial.clone();
+        if let Some(path) = save_dialog("adversarial.png", "png") {
+            match save_png(&bytes, &path) {
+                Ok(()) => self.info(format!("Saved {}", path.display())),
+                Err(e) => self.error(format!("{}: {e}", path.display())),
+            }
+        }
+    }
+
+    fn export_heatmap(&mut self) {
+        let Some(run) = &self.session.attack else {
+            return;
+        };
+        let delta = delta_between(&run.result.adversarial, &run.result.clean);
+        let rgba =
+            colormap::render_heatmap(&delta, &run.result.clean, 32, 32, 8, &self.settings.heatmap);
+        if let Some(path) = save_dialog("heatmap.png", "png") {
+            let result = image::RgbaImage::from_raw(256, 256, rgba)
+                .ok_or_else(|| "heatmap buffer has the wrong size".to_string())
+                .and_then(|img| img.save(&path).map_err(|e| e.to_string()));
+            match result {
+                Ok(()) => self.info(format!("Saved {}", path.display())),
+                Err(e) => self.error(format!("{}: {e}", path.display())),
+            }
+        }
+    }
+
+    /// The report `rna-lens attack` writes, for the current result.
+    pub fn report(&self) -> Option<serde_json::Value> {
+        let run = self.session.attack.as_ref()?;
+        let model = self.session.model.as_ref()?;
+        let image = self.session.image.as_ref()?;
+        // The report needs the engine's model description only; rebuild it from the info.
+        Some(report_json(&run.result, model, image))
+    }
+
+    fn export_report(&mut self) {
+        let Some(report) = self.report() else {
+            return;
+        };
+        if let Some(path) = save_dialog("report.json", "json") {
+            let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+            match write_atomically(&path, text.as_bytes()) {
+                Ok(()) => self.info(format!("Saved {}", path.display())),
+                Err(e) => self.error(format!("{}: {e}", path.display())),
+            }
+        }
+    }
+
+    fn handle_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped = ctx.input(|i| i.raw.dropped_files.clone());
+        if let Some(file) = dropped.into_iter().next() {
+            let path = file.path().to_path_buf();
+            if path.is_file() {
+                self.apply(Action::LoadImage(path));
+            } else {
+                let name = "dropped image".to_string();
+                match file
+                    .bytes()
+                    .and_then(|b| decode_image(&b).map_err(|e| e.to_string()))
+                {
+                    Ok(image) => self.set_image(CurrentImage::new(name, None, image, None)),
+                    Err(e) => self.error(format!("{name}: {e} — the current image stays")),
+                }
+            }
+        }
+    }
+
+    fn handle_keys(&mut self, ctx: &egui::Context) {
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        let (space, escape, r) = ctx.input(|i| {
+            (
+                i.key_pressed(Key::Space),
+                i.key_pressed(Key::Escape),
+                i.key_pressed(Key::R),
+            )
+        });
+        if space {
+            self.apply(Action::RunAttack);
+        }
+        if escape {
+            self.apply(Action::Cancel);
+        }
+        if r && let Some(model) = &self.session.model {
+            let space = model.space.clone();
+            self.path_view.resample(&space);
+        }
+    }
+
+    /// Steps `--attack-on-start`, `--screenshot` and `--exit`.
+    fn run_script(&mut self, ctx: &egui::Context) {
+        let scripted =
+            self.options.attack_on_start || self.options.screenshot.is_some() || self.options.exit;
+        if !scripted {
+            return;
+        }
+        self.script = match self.script {
+            Script::WaitForModel if self.session.model.is_some() && !self.worker.busy() => {
+                Script::StartJob
+            }
+            Script::WaitForModel => Script::WaitForModel,
+            Script::StartJob => {
+                if self.options.attack_on_start {
+                    let job = match self.settings.view {
+                        View::Attack | View::Paths => Action::RunAttack,
+                        View::Ensemble => Action::QueryEnsemble,
+                        View::Transfer => Action::RunTransfer,
+                        View::Compare => Action::RunCompare,
+                    };
+                    // The ensemble and path views show clean and adversarial: attack first.
+                    if matches!(self.settings.view, View::Ensemble | View::Paths) {
+                        self.apply(Action::RunAttack);
+                        return self.script_continue(ctx, Script::ThenEnsemble);
+                    }
+                    self.apply(job);
+                }
+                Script::WaitForJob
+            }
+            Script::ThenEnsemble if self.worker.busy() => Script::ThenEnsemble,
+            Script::ThenEnsemble => {
+                self.apply(Action::QueryEnsemble);
+                Script::WaitForJob
+            }
+            Script::WaitForJob if self.worker.busy() => Script::WaitForJob,
+            Script::WaitForJob => Script::Settle(5),
+            Script::Settle(0) => {
+                match self.options.screenshot.clone() {
+                    Some(path) => {
+                        let exit = self.options.exit;
+                        let ctx2 = ctx.clone();
+                        ctx.request_screenshot(move |image| {
+                            match save_screenshot(&image, &path) {
+                                Ok(()) => eprintln!("screenshot saved to {}", path.display()),
+                                Err(e) => eprintln!("error: screenshot {}: {e}", path.display()),
+                            }
+                            if exit {
+                                ctx2.send_viewport_cmd(egui::ViewportCommand::Close);
+                            }
+                            ctx2.request_repaint();
+                        });
+                    }
+                    None if self.options.exit => {
+                        ctx.send_viewport_cmd(egui::ViewportCommand::Close)
+                    }
+                    None => {}
+                }
+                Script::Done
+            }
+            Script::Settle(n) => Script::Settle(n - 1),
+            Script::Done => Script::Done,
+        };
+        ctx.request_repaint();
+    }
+
+    fn script_continue(&mut self, ctx: &egui::Context, next: Script) {
+        self.script = next;
+        ctx.request_repaint();
+    }
+
+    fn central_ui(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
+        let busy = self.worker.busy();
+        ui.horizontal(|ui| {
+            for view in View::ALL {
+                ui.selectable_value(&mut self.settings.view, view, view.name());
+            }
+        });
+        ui.separator();
+        egui::ScrollArea::vertical().show(ui, |ui| match self.settings.view {
+            View::Attack => self.result_view.ui(
+                ui,
+                &self.session,
+                &mut self.settings.heatmap,
+                self.gpu_heatmap,
+                &mut self.textures,
+                actions,
+            ),
+            View::Paths => self.path_view.ui(ui, &self.session),
+            View::Ensemble => self.ensemble_view.ui(
+                ui,
+                &self.session,
+                &mut self.settings.ensemble_paths,
+                busy,
+                actions,
+            ),
+            View::Transfer => self.transfer_view.ui(
+                ui,
+                &self.session,
+                &mut self.settings.transfer_paths,
+                busy,
+                &mut self.textures,
+                actions,
+            ),
+            View::Compare => self.compare_view.ui(
+                ui,
+                &self.session,
+                &mut self.settings.compare_eot,
+                &self.settings.heatmap,
+                self.gpu_heatmap,
+                busy,
+                &mut self.textures,
+                actions,
+            ),
+        });
+    }
+}
+
+fn save_screenshot(image: &egui::ColorImage, path: &std::path::Path) -> Result<(), String> {
+    let [w, h] = image.size;
+    let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
+    image::RgbaImage::from_raw(w as u32, h as u32, bytes)
+        .ok_or_else(|| "bad screenshot buffer".to_string())?
+        .save(path)
+        .map_err(|e| e.to_string())
+}
+
+fn save_dialog(name: &str, extension: &str) -> Option<PathBuf> {
+    rfd::FileDialog::new()
+        .set_file_name(name)
+        .add_filter(extension, &[extension])
+        .save_file()
+}
+
+/// The CLI's `report.json` for an attack shown in the app.
+fn report_json(
+    result: &crate::attack::image::ImageAttack,
+    model: &worker::ModelInfo,
+    image: &CurrentImage,
+) -> serde_json::Value {
+    let context = ReportContext {
+        image: &image
+            .path
+            .as_ref()
+            .map_or_else(|| image.name.clone(), |p| p.display().to_string()),
+        model: &model.source.describe(),
+        device: &model.device,
+    };
+    result.report(&model.config, &model.space, &context)
+}
+
+impl eframe::App for RnaLensApp {
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        for reply in self.worker.poll() {
+            self.handle(reply);
+        }
+        self.live = self.worker.live();
+        self.handle_dropped_files(&ctx);
+        self.handle_keys(&ctx);
+        let busy = self.worker.busy();
+        if self.options.frame_stats {
+            self.frames.tick(busy);
+            ctx.request_repaint();
+        }
+
+        let mut actions = Vec::new();
+        egui::Panel::bottom("status").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                if let Some(m) = &self.message {
+                    let colour = if m.error {
+                        ui.visuals().error_fg_color
+                    } else {
+                        ui.visuals().text_color()
+                    };
+                    ui.colored_label(colour, &m.text);
+                    if ui.small_button("Dismiss").clicked() {
+                        self.message = None;
+                    }
+                } else {
+                    ui.label(RichText::new("Space run · Esc cancel · R resample path").small());
+                }
+            });
+        });
+        egui::Panel::left("left")
+            .default_size(240.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    self.model_panel.ui(ui, &self.session, busy, &mut actions);
+                    ui.separator();
+                    self.image_panel.ui(
+                        ui,
+                        &self.session,
+                        &self.gallery,
+                        &mut self.textures,
+                        &mut actions,
+                    );
+                });
+            });
+        egui::Panel::right("right")
+            .default_size(280.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    self.attack_panel.ui(
+                        ui,
+                        &mut self.settings.attack,
+                        &self.session,
+                        busy,
+                        &self.live,
+                        &mut actions,
+                    );
+                });
+            });
+        egui::CentralPanel::default_margins().show(ui, |ui| self.central_ui(ui, &mut actions));
+
+        for action in actions {
+            self.apply(action);
+        }
+        self.run_script(&ctx);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        if !self.options.fresh_settings {
+            eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+        }
+    }
+
+    fn on_exit(&mut self) {
+        if self.options.frame_stats {
+            eprintln!("{}", self.frames.report());
+        }
+    }
+}
+
+/// Opens the app window; returns when it closes.
+pub fn run(options: AppOptions) -> Result<(), String> {
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("rna-lens")
+            .with_inner_size([1360.0, 860.0])
+            .with_min_inner_size([900.0, 600.0])
+            .with_drag_and_drop(true),
+        renderer: eframe::Renderer::Wgpu,
+        ..Default::default()
+    };
+    eframe::run_native(
+        "rna-lens",
+        native,
+        Box::new(move |cc| Ok(Box::new(RnaLensApp::new(cc, options)))),
+    )
+    .map_err(|e| format!("cannot open the window: {e}"))
+}

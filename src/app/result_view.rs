@@ -1,0 +1,376 @@
+//! The Attack view: clean, adversarial and perturbation side by side, the WGSL heatmap, top-5
+//! confidences, the loss and margin per iteration, and a replay slider.
+
+use std::sync::Arc;
+
+use egui::{RichText, Ui, Vec2};
+use egui_plot::{FilledArea, Legend, Line, Plot, PlotPoints, VLine};
+
+use crate::colormap::{self, Colormap, HeatmapMode, HeatmapParams};
+
+use super::heatmap::{HeatmapCallback, HeatmapInput, heatmap_shape};
+use super::session::{Action, AttackRun, Session};
+use super::widgets::{Textures, mean_probabilities, top_k_bars};
+
+const IMAGE_SIDE: f32 = 176.0;
+
+/// The replay position and how the heatmap is drawn.
+#[derive(Default)]
+pub struct ResultView {
+    /// Trace entry shown; `None` follows the result (the last entry).
+    pub step: Option<usize>,
+}
+
+/// How heatmaps are drawn this frame.
+#[derive(Clone, Copy)]
+pub struct HeatmapStyle {
+    pub params: HeatmapParams,
+    /// Through our WGSL shader (the app renders with wgpu), else from the CPU colormap.
+    pub gpu: bool,
+    /// Side of the square on screen, in points.
+    pub side: f32,
+}
+
+/// Draws the heatmap of `delta` over `image` (planar, square). `key` names the GPU copy: one
+/// per place a heatmap is shown.
+pub fn heatmap_ui(
+    ui: &mut Ui,
+    key: u64,
+    delta: &[f32],
+    image: &[u8],
+    style: &HeatmapStyle,
+    textures: &mut Textures,
+) {
+    let params = &style.params;
+    let size = (delta.len() / 3).isqrt();
+    let (rect, response) = ui.allocate_exact_size(Vec2::splat(style.side), egui::Sense::hover());
+    if style.gpu {
+        match HeatmapInput::new(delta.to_vec(), image.to_vec(), size, size) {
+            Ok(input) => {
+                ui.painter().add(heatmap_shape(
+                    rect,
+                    HeatmapCallback {
+                        key,
+                        input: Arc::new(input),
+                        params: *params,
+                    },
+                ));
+            }
+            Err(e) => {
+                ui.painter().text(
+                    rect.center(),
+                    egui::Align2::CENTER_CENTER,
+                    e,
+                    egui::FontId::default(),
+                    ui.visuals().error_fg_color,
+                );
+            }
+        }
+    } else {
+        let rgba = colormap::render_heatmap(delta, image, size, size, 1, params);
+        let texture = textures.rgba(ui, &format!("heatmap-{key}"), &rgba, size, size);
+        ui.painter().image(
+            texture.id(),
+            rect,
+            egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+            egui::Color32::WHITE,
+        );
+    }
+    response.on_hover_text(match params.mode {
+        HeatmapMode::MaxAbs => "|δ|, largest over the colour channels",
+        HeatmapMode::L2 => "L2 norm of δ per pixel, over its channels",
+        HeatmapMode::Channel(_) => "one channel of δ, signed",
+    });
+}
+
+/// Mode, colormap, opacity, amplification, and the colour bar with its values in /255.
+pub fn heatmap_controls(ui: &mut Ui, params: &mut HeatmapParams, textures: &mut Textures) {
+    ui.horizontal_wrapped(|ui| {
+        egui::ComboBox::from_id_salt("heatmap-mode")
+            .selected_text(params.mode.name())
+            .show_ui(ui, |ui| {
+                for mode in HeatmapMode::ALL {
+                    if ui
+                        .selectable_value(&mut params.mode, mode, mode.name())
+                        .clicked()
+                    {
+                        // Signed values read best on the diverging map, magnitudes on viridis.
+                        params.colormap = match mode {
+                            HeatmapMode::Channel(_) => Colormap::Diverging,
+                            _ if params.colormap == Colormap::Diverging => Colormap::Viridis,
+                            _ => params.colormap,
+                        };
+                    }
+                }
+            });
+        egui::ComboBox::from_id_salt("heatmap-colormap")
+            .selected_text(params.colormap.name())
+            .show_ui(ui, |ui| {
+                for c in Colormap::ALL {
+                    ui.selectable_value(&mut params.colormap, c, c.name());
+                }
+            });
+    });
+    ui.horizontal(|ui| {
+        ui.label("opacity");
+        ui.add(egui::Slider::new(&mut params.opacity, 0.0..=1.0));
+    });
+    ui.horizontal(|ui| {
+        ui.label("amplify");
+        ui.add(
+            egui::Slider::new(&mut params.amplification, 1.0..=16.0)
+                .logarithmic(true)
+                .suffix("×"),
+        );
+    });
+    let bar = colormap::colorbar(params.colormap, 128, 1);
+    let texture = textures.rgba(ui, "colorbar", &bar, 128, 1);
+    let (low, high) = colormap::colorbar_range(params);
+    ui.horizontal(|ui| {
+        ui.label(format!("{low:.1}"));
+        ui.add(egui::Image::new(&texture).fit_to_exact_size(Vec2::new(128.0, 12.0)));
+        ui.label(format!("{high:.1} /255"));
+    });
+}
+
+/// δ in pixel units between two planar 8-bit images.
+pub fn delta_between(adversarial: &[u8], clean: &[u8]) -> Vec<f32> {
+    adversarial
+        .iter()
+        .zip(clean)
+        .map(|(&a, &c)| (f32::from(a) - f32::from(c)) / 255.0)
+        .collect()
+}
+
+/// The perturbation around mid-grey, scaled so that ±ε reaches black and white.
+pub fn amplified(delta: &[f32], eps: f32) -> Vec<u8> {
+    delta
+        .iter()
+        .map(|d| ((0.5 + 0.5 * d / eps.max(1e-12)).clamp(0.0, 1.0) * 255.0).round() as u8)
+        .collect()
+}
+
+impl ResultView {
+    #[allow(clippy::too_many_arguments)]
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        session: &Session,
+        params: &mut HeatmapParams,
+        gpu: bool,
+        textures: &mut Textures,
+        actions: &mut Vec<Action>,
+    ) {
+        let (Some(model), Some(run)) = (&session.model, &session.attack) else {
+            ui.label("Pick an image and press Run (or Space) to attack it.");
+            return;
+        };
+        let AttackRun { result, iterates } = run;
+        let names = &model.config.class_names;
+        let last = result.trace.len().saturating_sub(1);
+        let step = self.step.unwrap_or(last).min(last);
+        let shown = iterates.get(step).unwrap_or(&result.adversarial);
+        let delta = delta_between(shown, &result.clean);
+        let eps = result.config.eps as f32;
+        params.eps = if result.config.kind == crate::attack::AttackKind::PgdL2 {
+            delta
+                .iter()
+                .fold(0.0f32, |m, d| m.max(d.abs()))
+                .max(1.0 / 255.0)
+        } else {
+            eps
+        };
+
+        if result.cancelled {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                "Cancelled: showing the best point found before stopping.",
+            );
+        }
+        ui.horizontal(|ui| {
+            let column = |ui: &mut Ui, title: &str, draw: &mut dyn FnMut(&mut Ui)| {
+                ui.vertical(|ui| {
+                    ui.label(RichText::new(title).strong());
+                    draw(ui);
+                });
+            };
+            column(ui, "clean", &mut |ui| {
+                let t = textures.planar(ui, "result-clean", &result.clean, 32);
+                ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(IMAGE_SIDE)));
+            });
+            column(ui, &format!("adversarial (step {step})"), &mut |ui| {
+                let t = textures.planar(ui, "result-adversarial", shown, 32);
+                ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(IMAGE_SIDE)));
+            });
+            column(ui, "perturbation (±ε = black/white)", &mut |ui| {
+                let t = textures.planar(ui, "result-perturbation", &amplified(&delta, eps), 32);
+                ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(IMAGE_SIDE)));
+            });
+            column(ui, "heatmap", &mut |ui| {
+                let style = HeatmapStyle {
+                    params: *params,
+                    gpu,
+                    side: IMAGE_SIDE,
+                };
+                heatmap_ui(ui, 1, &delta, &result.clean, &style, textures);
+            });
+        });
+        ui.horizontal(|ui| {
+            ui.label("replay");
+            let mut s = step;
+            if ui
+                .add(egui::Slider::new(&mut s, 0..=last).text("iterate"))
+                .changed()
+            {
+                self.step = (s != last).then_some(s);
+            }
+            if let Some(t) = result.trace.get(step) {
+                ui.label(format!(
+                    "attacker's path says {} (p(true) {:.2}, margin {:+.2}), max |δ| {:.1}/255",
+                    names.get(t.predicted).map_or("?", String::as_str),
+                    t.p_true,
+                    t.margin,
+                    t.linf * 255.0
+                ));
+            }
+        });
+        ui.separator();
+        ui.columns(3, |cols| {
+            let classes = names.len();
+            let clean = result.clean_summary(classes);
+            let adv = result.adversarial_summary(classes);
+            let mean = |rows: &[crate::ensemble::PathPrediction]| {
+                mean_probabilities(
+                    &rows
+                        .iter()
+                        .map(|p| p.probabilities.clone())
+                        .collect::<Vec<_>>(),
+                )
+            };
+            cols[0].label(RichText::new("before: mean over paths").strong());
+            top_k_bars(
+                &mut cols[0],
+                &mean(&result.clean_paths),
+                names,
+                Some(result.label),
+                5,
+            );
+            cols[1].label(RichText::new("after: mean over paths").strong());
+            top_k_bars(
+                &mut cols[1],
+                &mean(&result.adversarial_paths),
+                names,
+                Some(result.label),
+                5,
+            );
+            let ui = &mut cols[2];
+            ui.label(RichText::new("verdict").strong());
+            ui.label(format!(
+                "true label: {} ({})",
+                model.class_name(result.label),
+                if result.label_given {
+                    "from the file"
+                } else {
+                    "ensemble vote"
+                }
+            ));
+            ui.label(format!(
+                "defender's path says {}{}",
+                model.class_name(result.eight_bit_prediction),
+                if result.float_prediction != result.eight_bit_prediction {
+                    format!(
+                        " ({} before 8-bit rounding)",
+                        model.class_name(result.float_prediction)
+                    )
+                } else {
+                    String::new()
+                }
+            ));
+            let pc = |s: &crate::ensemble::EnsembleSummary| {
+                s.p_correct
+                    .map(|p| {
+                        format!(
+                            "{:.1}% [{:.1}, {:.1}]",
+                            100.0 * p.value,
+                            100.0 * p.low,
+                            100.0 * p.high
+                        )
+                    })
+                    .unwrap_or_default()
+            };
+            ui.label(format!("paths correct, clean: {}", pc(&clean)));
+            ui.label(format!("paths correct, adversarial: {}", pc(&adv)));
+            ui.label(
+                RichText::new(format!(
+                    "{} paths, seed {}",
+                    result.query_paths.len(),
+                    result.config.seed
+                ))
+                .small(),
+            );
+            ui.horizontal_wrapped(|ui| {
+                if ui.button("Save adversarial PNG…").clicked() {
+                    actions.push(Action::ExportAdversarial);
+                }
+                if ui.button("Save heatmap PNG…").clicked() {
+                    actions.push(Action::ExportHeatmap);
+                }
+                if ui.button("Save report JSON…").clicked() {
+                    actions.push(Action::ExportReport);
+                }
+            });
+        });
+        ui.separator();
+        heatmap_controls(ui, params, textures);
+        ui.separator();
+        trace_plots(ui, "result", result, step);
+    }
+}
+
+/// Loss (with the EOT band) and margin per iteration, with the replayed step marked.
+pub fn trace_plots(ui: &mut Ui, id: &str, result: &crate::attack::image::ImageAttack, step: usize) {
+    let xs: Vec<f64> = (0..result.trace.len()).map(|i| i as f64).collect();
+    let loss: PlotPoints = result
+        .trace
+        .iter()
+        .enumerate()
+        .map(|(i, t)| [i as f64, f64::from(t.loss)])
+        .collect();
+    let low: Vec<f64> = result.trace.iter().map(|t| f64::from(t.loss_low)).collect();
+    let high: Vec<f64> = result
+        .trace
+        .iter()
+        .map(|t| f64::from(t.loss_high))
+        .collect();
+    let margin: PlotPoints = result
+        .trace
+        .iter()
+        .enumerate()
+        .map(|(i, t)| [i as f64, f64::from(t.margin)])
+        .collect();
+    let height = (ui.available_height() - 8.0).clamp(100.0, 220.0);
+    ui.columns(2, |cols| {
+        Plot::new(format!("{id}-loss"))
+            .height(height)
+            .legend(Legend::default())
+            .x_axis_label("iteration")
+            .show(&mut cols[0], |plot| {
+                if low != high {
+                    plot.add(
+                        FilledArea::new("EOT spread (min–max over paths)", &xs, &low, &high)
+                            .fill_color(egui::Color32::from_rgba_unmultiplied(219, 68, 55, 60)),
+                    );
+                }
+                plot.line(Line::new("loss", loss).color(egui::Color32::from_rgb(219, 68, 55)));
+                plot.vline(VLine::new("step", step as f64));
+            });
+        Plot::new(format!("{id}-margin"))
+            .height(height)
+            .legend(Legend::default())
+            .x_axis_label("iteration")
+            .show(&mut cols[1], |plot| {
+                plot.line(Line::new("margin (true − best other)", margin));
+                plot.vline(VLine::new("step", step as f64));
+            });
+    });
+}

@@ -1,0 +1,109 @@
+//! What the app remembers between runs (eframe storage).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::attack::{AttackConfig, AttackKind, PathPolicy};
+use crate::colormap::HeatmapParams;
+
+/// The central views.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum View {
+    #[default]
+    Attack,
+    Paths,
+    Ensemble,
+    Transfer,
+    Compare,
+}
+
+impl View {
+    pub const ALL: [View; 5] = [
+        View::Attack,
+        View::Paths,
+        View::Ensemble,
+        View::Transfer,
+        View::Compare,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            View::Attack => "Attack",
+            View::Paths => "Paths",
+            View::Ensemble => "Ensemble",
+            View::Transfer => "Transfer",
+            View::Compare => "Compare",
+        }
+    }
+}
+
+impl std::str::FromStr for View {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        View::ALL
+            .into_iter()
+            .find(|v| v.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!("unknown view '{s}': expected attack, paths, ensemble, transfer or compare")
+            })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub attack: AttackConfig,
+    pub heatmap: HeatmapParams,
+    /// Paths of the ensemble query (the default 256, at most 4,096).
+    pub ensemble_paths: usize,
+    /// K of the K×K transfer matrix (at most 16).
+    pub transfer_paths: usize,
+    /// K of the EOT side of compare mode.
+    pub compare_eot: usize,
+    pub view: View,
+    /// The model file last opened; the shipped RNA model when absent.
+    pub model: Option<PathBuf>,
+}
+
+pub const MAX_ENSEMBLE_PATHS: usize = 4096;
+pub const MAX_TRANSFER_PATHS: usize = 16;
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            attack: paper_protocol(),
+            heatmap: HeatmapParams::default(),
+            ensemble_paths: 256,
+            transfer_paths: 8,
+            compare_eot: 10,
+            view: View::Attack,
+            model: None,
+        }
+    }
+}
+
+/// The paper's evaluation: PGD-20, ε 8/255, α 2/255, random start, `official` paths.
+pub fn paper_protocol() -> AttackConfig {
+    AttackConfig::preset(AttackKind::Pgd)
+}
+
+/// The adaptive attack: the same PGD-20 with gradients averaged over 10 paths per step.
+pub fn adaptive_protocol() -> AttackConfig {
+    let mut c = AttackConfig::preset(AttackKind::Pgd);
+    c.policy = PathPolicy::Eot(10);
+    c
+}
+
+impl Settings {
+    /// Brings values from an older or edited store back into range.
+    pub fn sanitized(mut self) -> Self {
+        self.ensemble_paths = self.ensemble_paths.clamp(1, MAX_ENSEMBLE_PATHS);
+        self.transfer_paths = self.transfer_paths.clamp(2, MAX_TRANSFER_PATHS);
+        self.compare_eot = self.compare_eot.clamp(1, 64);
+        if self.attack.validate(usize::MAX).is_err() {
+            self.attack = paper_protocol();
+        }
+        self
+    }
+}

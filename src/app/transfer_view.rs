@@ -1,0 +1,130 @@
+//! The Transfer view: attacks crafted on each of K paths, tested on all K.
+
+use egui::{Color32, RichText, Sense, Ui, Vec2};
+
+use crate::colormap::{Colormap, colormap_rgb};
+
+use super::session::{Action, Session};
+use super::settings::MAX_TRANSFER_PATHS;
+use super::widgets::Textures;
+
+pub struct TransferView;
+
+fn cell_colour(success: f64) -> Color32 {
+    let [r, g, b] = colormap_rgb(Colormap::Magma, success as f32);
+    Color32::from_rgb((r * 255.0) as u8, (g * 255.0) as u8, (b * 255.0) as u8)
+}
+
+impl TransferView {
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        session: &Session,
+        k: &mut usize,
+        busy: bool,
+        textures: &mut Textures,
+        actions: &mut Vec<Action>,
+    ) {
+        if session.model.is_none() {
+            ui.label("No model loaded.");
+            return;
+        }
+        ui.label(
+            "Entry (i, j): does path j misclassify the image after an attack crafted with full \
+             knowledge of path i (the Attack panel's settings, policy fixed on i)? The diagonal is \
+             white-box success; off the diagonal is what RNA relies on.",
+        );
+        ui.horizontal(|ui| {
+            ui.label("K");
+            ui.add(egui::Slider::new(k, 2..=MAX_TRANSFER_PATHS));
+            if ui
+                .add_enabled(
+                    session.image.is_some() && !busy,
+                    egui::Button::new("Run transfer"),
+                )
+                .clicked()
+            {
+                actions.push(Action::RunTransfer);
+            }
+        });
+        let Some(matrix) = &session.transfer else {
+            return;
+        };
+        let n = matrix.paths.len();
+        let rows = matrix.success.len();
+        let cell = ((ui.available_width() - 180.0) / n as f32).clamp(16.0, 40.0);
+        ui.label(
+            RichText::new("rows: attacked path · columns: tested path · label: share of BN layers")
+                .small(),
+        );
+        egui::Grid::new("transfer-grid")
+            .spacing([2.0, 2.0])
+            .show(ui, |ui| {
+                ui.label("");
+                for j in 0..n {
+                    ui.label(
+                        RichText::new(format!("{:.0}", 100.0 * matrix.batch_stat_share[j])).small(),
+                    )
+                    .on_hover_text(&matrix.paths[j]);
+                }
+                ui.end_row();
+                for i in 0..rows {
+                    ui.label(
+                        RichText::new(format!("{:.0}% BN", 100.0 * matrix.batch_stat_share[i]))
+                            .small(),
+                    )
+                    .on_hover_text(&matrix.paths[i]);
+                    for j in 0..n {
+                        let s = matrix.success[i][j];
+                        let (rect, response) =
+                            ui.allocate_exact_size(Vec2::splat(cell), Sense::hover());
+                        ui.painter().rect_filled(rect, 1.0, cell_colour(s));
+                        response.on_hover_text(format!(
+                            "crafted on {}\ntested on {}\nmisclassified: {:.0}%",
+                            matrix.paths[i],
+                            matrix.paths[j],
+                            100.0 * s
+                        ));
+                    }
+                    ui.end_row();
+                }
+            });
+        ui.horizontal(|ui| {
+            ui.label("0%");
+            let bar = crate::colormap::colorbar(Colormap::Magma, 128, 1);
+            let t = textures.rgba(ui, "transfer-legend", &bar, 128, 1);
+            ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::new(160.0, 12.0)));
+            ui.label("100% misclassified");
+        });
+        if rows < n {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("cancelled after {rows} of {n} rows"),
+            );
+        }
+        let diagonal: f64 =
+            (0..rows).map(|i| matrix.success[i][i]).sum::<f64>() / rows.max(1) as f64;
+        let off: Vec<f64> = (0..rows)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| matrix.success[i][j])
+            .collect();
+        let off_mean = off.iter().sum::<f64>() / off.len().max(1) as f64;
+        ui.label(format!(
+            "white-box success (diagonal) {:.0}% · transfer to other paths {:.0}%",
+            100.0 * diagonal,
+            100.0 * off_mean,
+        ));
+        for g in &matrix.groups {
+            ui.label(
+                RichText::new(format!(
+                    "{} to {}: {:.0}% over {} pairs",
+                    g.source_bin,
+                    g.target_bin,
+                    100.0 * g.mean_success,
+                    g.pairs
+                ))
+                .small(),
+            );
+        }
+    }
+}

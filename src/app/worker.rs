@@ -1,0 +1,421 @@
+//! The compute thread: it owns the model and runs one job at a time, so the UI thread only
+//! ever draws. Jobs report progress through [`Live`] and finish with a [`Reply`].
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+use crate::attack::image::{ImageAttack, attack_image, first_image_bytes};
+use crate::attack::transfer::{TransferMatrix, transfer_matrix};
+use crate::attack::{AttackConfig, PathPolicy};
+use crate::data::batch_to_tensor;
+use crate::device::{self, DeviceChoice};
+use crate::ensemble::{self, PathPrediction};
+use crate::interop::pytorch::{ImportOptions, import};
+use crate::model::{Architecture, ModelConfig, Path, PathSpace, RnaModel, file};
+
+use super::session::AttackRun;
+
+/// Where a model comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelSource {
+    File(PathBuf),
+    /// A freshly initialised network: for trying the app before any model exists.
+    Untrained(String),
+}
+
+impl ModelSource {
+    pub fn describe(&self) -> String {
+        match self {
+            ModelSource::File(p) => p.display().to_string(),
+            ModelSource::Untrained(arch) => format!("untrained {arch}"),
+        }
+    }
+}
+
+/// What the UI needs to know about the loaded model.
+#[derive(Clone, Debug)]
+pub struct ModelInfo {
+    pub source: ModelSource,
+    pub config: ModelConfig,
+    pub space: PathSpace,
+    pub parameters: usize,
+    pub device: String,
+}
+
+impl ModelInfo {
+    pub fn trained(&self) -> bool {
+        self.config.provenance.trained
+    }
+
+    pub fn class_name(&self, class: usize) -> &str {
+        self.config
+            .class_names
+            .get(class)
+            .map_or("?", String::as_str)
+    }
+}
+
+/// Ensemble query of one image (and its adversarial version, when there is one).
+#[derive(Clone, Debug)]
+pub struct EnsembleResult {
+    pub paths: Vec<Path>,
+    pub clean: Vec<PathPrediction>,
+    pub adversarial: Option<Vec<PathPrediction>>,
+    /// Which inputs these predictions belong to, so stale results are recognisable.
+    pub clean_input: Vec<u8>,
+}
+
+/// The same image and budget under two path policies, side by side.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    pub official: ImageAttack,
+    pub eot: ImageAttack,
+}
+
+pub enum Job {
+    LoadModel(ModelSource),
+    Attack {
+        input: Vec<u8>,
+        label: Option<usize>,
+        config: AttackConfig,
+        query_paths: usize,
+    },
+    Ensemble {
+        clean: Vec<u8>,
+        adversarial: Option<Vec<u8>>,
+        paths: usize,
+        seed: u64,
+    },
+    Transfer {
+        input: Vec<u8>,
+        label: usize,
+        paths: Vec<Path>,
+        config: AttackConfig,
+    },
+    Compare {
+        input: Vec<u8>,
+        label: Option<usize>,
+        config: AttackConfig,
+        eot_paths: usize,
+        query_paths: usize,
+    },
+}
+
+pub enum Reply {
+    ModelLoaded(Result<ModelInfo, String>),
+    Attack(Result<AttackRun, String>),
+    Ensemble(Result<EnsembleResult, String>),
+    Transfer(Result<TransferMatrix, String>),
+    Compare(Result<Box<Comparison>, String>),
+    /// The engine panicked; the message says where.
+    Failed(String),
+}
+
+/// Progress of the running job, written by the worker and read by the UI every frame.
+#[derive(Clone, Debug, Default)]
+pub struct Live {
+    pub task: String,
+    pub done: usize,
+    pub total: usize,
+    /// Loss of every iterate so far (attacks only).
+    pub losses: Vec<f32>,
+}
+
+/// The UI's handle on the compute thread.
+pub struct Worker {
+    jobs: Sender<Job>,
+    replies: Receiver<Reply>,
+    cancel: Arc<AtomicBool>,
+    live: Arc<Mutex<Live>>,
+    pending: usize,
+}
+
+impl Worker {
+    /// Starts the thread; `wake` is called whenever there is something new to draw.
+    pub fn spawn(device: DeviceChoice, wake: impl Fn() + Send + 'static) -> Self {
+        let (jobs, job_rx) = channel::<Job>();
+        let (reply_tx, replies) = channel::<Reply>();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let live = Arc::new(Mutex::new(Live::default()));
+        let (c, l) = (cancel.clone(), live.clone());
+        std::thread::Builder::new()
+            .name("rna-lens compute".into())
+            .spawn(move || {
+                let mut engine = Engine {
+                    device,
+                    model: None,
+                    cancel: c,
+                    live: l,
+                    wake: Box::new(wake),
+                };
+                while let Ok(job) = job_rx.recv() {
+                    engine.cancel.store(false, Ordering::SeqCst);
+                    // A panic inside the engine must not take the app down: report it instead.
+                    let reply =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.run(job)))
+                            .unwrap_or_else(|panic| {
+                                let msg = panic
+                                    .downcast_ref::<String>()
+                                    .cloned()
+                                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                                    .unwrap_or_else(|| "unknown error".into());
+                                Reply::Failed(format!("internal error: {msg}"))
+                            });
+                    *engine.live.lock().expect("live lock") = Live::default();
+                    if reply_tx.send(reply).is_err() {
+                        break;
+                    }
+                    (engine.wake)();
+                }
+            })
+            .expect("spawning the compute thread");
+        Self {
+            jobs,
+            replies,
+            cancel,
+            live,
+            pending: 0,
+        }
+    }
+
+    pub fn submit(&mut self, job: Job) {
+        if self.jobs.send(job).is_ok() {
+            self.pending += 1;
+        }
+    }
+
+    pub fn busy(&self) -> bool {
+        self.pending > 0
+    }
+
+    /// Asks the running job to stop at its next iteration.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+
+    pub fn live(&self) -> Live {
+        self.live.lock().expect("live lock").clone()
+    }
+
+    /// Finished jobs since the last call.
+    pub fn poll(&mut self) -> Vec<Reply> {
+        let replies: Vec<Reply> = self.replies.try_iter().collect();
+        self.pending -= replies.len().min(self.pending);
+        replies
+    }
+}
+
+struct Engine {
+    device: DeviceChoice,
+    model: Option<RnaModel>,
+    cancel: Arc<AtomicBool>,
+    live: Arc<Mutex<Live>>,
+    wake: Box<dyn Fn() + Send>,
+}
+
+impl Engine {
+    fn begin(&self, task: impl Into<String>, total: usize) {
+        *self.live.lock().expect("live lock") = Live {
+            task: task.into(),
+            total,
+            ..Live::default()
+        };
+        (self.wake)();
+    }
+
+    fn model(&self) -> Result<&RnaModel, String> {
+        self.model
+            .as_ref()
+            .ok_or_else(|| "no model is loaded".to_string())
+    }
+
+    fn run(&mut self, job: Job) -> Reply {
+        match job {
+            Job::LoadModel(source) => Reply::ModelLoaded(self.load(source)),
+            Job::Attack {
+                input,
+                label,
+                config,
+                query_paths,
+            } => Reply::Attack(
+                self.attack(&input, label, &config, query_paths, "attack")
+                    .map(|(result, iterates)| AttackRun { result, iterates }),
+            ),
+            Job::Ensemble {
+                clean,
+                adversarial,
+                paths,
+                seed,
+            } => Reply::Ensemble(self.ensemble(clean, adversarial, paths, seed)),
+            Job::Transfer {
+                input,
+                label,
+                paths,
+                config,
+            } => Reply::Transfer(self.transfer(&input, label, &paths, &config)),
+            Job::Compare {
+                input,
+                label,
+                config,
+                eot_paths,
+                query_paths,
+            } => Reply::Compare(
+                self.compare(&input, label, &config, eot_paths, query_paths)
+                    .map(Box::new),
+            ),
+        }
+    }
+
+    fn load(&mut self, source: ModelSource) -> Result<ModelInfo, String> {
+        self.begin(format!("loading {}", source.describe()), 0);
+        let device = device::select(self.device)?;
+        let mut model = match &source {
+            ModelSource::File(path) => {
+                let is_torch = path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "pth" | "pt"));
+                if is_torch {
+                    import(path, &ImportOptions::default(), &device.device)
+                } else {
+                    file::load(path, &device.device)
+                }
+            }
+            ModelSource::Untrained(arch) => Architecture::preset(arch)
+                .and_then(|a| RnaModel::new(ModelConfig::cifar10(a), 0, &device.device)),
+        }
+        .map_err(|e| e.to_string())?;
+        let info = ModelInfo {
+            source,
+            config: model.config().clone(),
+            space: model.path_space().clone(),
+            parameters: model.num_parameters(),
+            device: device.description,
+        };
+        self.model = Some(model);
+        Ok(info)
+    }
+
+    fn attack(
+        &self,
+        input: &[u8],
+        label: Option<usize>,
+        config: &AttackConfig,
+        query_paths: usize,
+        task: &str,
+    ) -> Result<(ImageAttack, Vec<Vec<u8>>), String> {
+        let model = self.model()?;
+        self.begin(format!("{task}: ensemble on the clean image"), 0);
+        let mut first = true;
+        let mut iterates = Vec::new();
+        let result = attack_image(
+            model,
+            input,
+            label,
+            config,
+            query_paths,
+            &mut |step, x, total| {
+                let mut live = self.live.lock().expect("live lock");
+                if first {
+                    live.task = task.to_string();
+                    first = false;
+                }
+                live.total = total;
+                live.done = live.losses.len() + 1;
+                live.losses.push(step.loss);
+                drop(live);
+                iterates.push(first_image_bytes(x));
+                (self.wake)();
+                !self.cancel.load(Ordering::SeqCst)
+            },
+        )?;
+        // One image per trace entry: the iterates, then the (8-bit) result itself.
+        iterates.truncate(result.trace.len().saturating_sub(1));
+        iterates.push(result.adversarial.clone());
+        Ok((result, iterates))
+    }
+
+    fn ensemble(
+        &self,
+        clean: Vec<u8>,
+        adversarial: Option<Vec<u8>>,
+        n: usize,
+        seed: u64,
+    ) -> Result<EnsembleResult, String> {
+        let model = self.model()?;
+        self.begin(format!("querying {n} paths"), 0);
+        let device = model.device().clone();
+        let paths = model.path_space().sample_many(n, seed);
+        let query = |bytes: &[u8]| {
+            ensemble::query(
+                model,
+                &batch_to_tensor(bytes, &device).squeeze_dim(0),
+                &paths,
+            )
+        };
+        let clean_predictions = query(&clean);
+        let adversarial = adversarial.as_deref().map(query);
+        Ok(EnsembleResult {
+            clean: clean_predictions,
+            adversarial,
+            paths,
+            clean_input: clean,
+        })
+    }
+
+    fn transfer(
+        &self,
+        input: &[u8],
+        label: usize,
+        paths: &[Path],
+        config: &AttackConfig,
+    ) -> Result<TransferMatrix, String> {
+        let model = self.model()?;
+        let k = paths.len();
+        self.begin(format!("transfer: attacking each of {k} paths"), k);
+        let x = batch_to_tensor(input, model.device());
+        transfer_matrix(model, &x, &[label], paths, config, &mut |done, total| {
+            {
+                let mut live = self.live.lock().expect("live lock");
+                live.done = done;
+                live.total = total;
+            }
+            (self.wake)();
+            !self.cancel.load(Ordering::SeqCst)
+        })
+    }
+
+    fn compare(
+        &self,
+        input: &[u8],
+        label: Option<usize>,
+        config: &AttackConfig,
+        eot_paths: usize,
+        query_paths: usize,
+    ) -> Result<Comparison, String> {
+        let mut official = config.clone();
+        official.policy = PathPolicy::Official;
+        let mut eot = config.clone();
+        eot.policy = PathPolicy::Eot(eot_paths);
+        let (official, _) = self.attack(
+            input,
+            label,
+            &official,
+            query_paths,
+            "compare 1/2: official",
+        )?;
+        if self.cancel.load(Ordering::SeqCst) {
+            return Err("cancelled".into());
+        }
+        let (eot, _) = self.attack(
+            input,
+            Some(official.label),
+            &eot,
+            query_paths,
+            &format!("compare 2/2: eot:{eot_paths}"),
+        )?;
+        Ok(Comparison { official, eot })
+    }
+}

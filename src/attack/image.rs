@@ -1,0 +1,181 @@
+//! One image attacked end to end, as the CLI and the app both show it: the label, the attack,
+//! the 8-bit adversarial image a user can save, the defender's verdict before and after
+//! rounding, and the path ensemble on the clean and the adversarial input.
+
+use burn::tensor::{Device, Tensor};
+use serde_json::{Value, json};
+
+use super::{AttackConfig, Progress, TraceStep, run_attack};
+use crate::data::batch_to_tensor;
+use crate::ensemble::{self, EnsembleSummary, PathPrediction};
+use crate::eval::describe_attack;
+use crate::model::{ModelConfig, Path, PathSpace, RnaModel};
+
+/// Everything one attack on one image produced, as plain data (no tensors), so it can cross
+/// threads and be saved.
+#[derive(Clone, Debug)]
+pub struct ImageAttack {
+    pub config: AttackConfig,
+    /// Planar `[3, H, W]` 8-bit model input.
+    pub clean: Vec<u8>,
+    /// The attack's result before rounding, planar, in [0, 1].
+    pub adversarial_float: Vec<f32>,
+    /// The result as a user would save it: rounded to 8 bits.
+    pub adversarial: Vec<u8>,
+    pub label: usize,
+    pub label_given: bool,
+    pub attack_path: Path,
+    pub defender_path: Path,
+    pub trace: Vec<TraceStep>,
+    pub cancelled: bool,
+    /// The defender's prediction on the float and on the 8-bit result.
+    pub float_prediction: usize,
+    pub eight_bit_prediction: usize,
+    /// The ensemble query: these paths (drawn from the attack seed) on both inputs.
+    pub query_paths: Vec<Path>,
+    pub clean_paths: Vec<PathPrediction>,
+    pub adversarial_paths: Vec<PathPrediction>,
+}
+
+/// Where a report's inputs came from, for the record.
+pub struct ReportContext<'a> {
+    pub image: &'a str,
+    pub model: &'a str,
+    pub device: &'a str,
+}
+
+/// Planar 8-bit values of the first image of a `[N, 3, H, W]` tensor in [0, 1].
+pub fn first_image_bytes(x: &Tensor<4>) -> Vec<u8> {
+    first_image_floats(x)
+        .iter()
+        .map(|p| (p.clamp(0.0, 1.0) * 255.0).round() as u8)
+        .collect()
+}
+
+/// Planar float values of the first image of a `[N, 3, H, W]` tensor.
+pub fn first_image_floats(x: &Tensor<4>) -> Vec<f32> {
+    x.clone()
+        .narrow(0, 0, 1)
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec()
+        .expect("f32 data")
+}
+
+/// Attacks the 8-bit planar `input` with `config`. Without a `label`, the true label is the
+/// majority vote of `query_paths` paths on the clean image.
+pub fn attack_image(
+    model: &RnaModel,
+    input: &[u8],
+    label: Option<usize>,
+    config: &AttackConfig,
+    query_paths: usize,
+    progress: &mut Progress<'_>,
+) -> Result<ImageAttack, String> {
+    if let Some(l) = label.filter(|&l| l >= model.num_classes()) {
+        return Err(format!(
+            "class {l} does not exist: the model has {} classes",
+            model.num_classes()
+        ));
+    }
+    let device: Device = model.device().clone();
+    let x = batch_to_tensor(input, &device);
+    let paths = model.path_space().sample_many(query_paths, config.seed);
+    let clean_paths = ensemble::query(model, &x.clone().squeeze_dim(0), &paths);
+    let label_given = label.is_some();
+    let label = label
+        .unwrap_or_else(|| ensemble::summarize(&clean_paths, model.num_classes(), None).majority);
+    let result = run_attack(model, &x, &[label], config, progress)?;
+    let adversarial = first_image_bytes(&result.x_adv);
+    let x8 = batch_to_tensor(&adversarial, &device);
+    let defend =
+        |x: Tensor<4>| crate::model::predictions(model.forward_path(x, &result.defender_path))[0];
+    let float_prediction = defend(result.x_adv.clone());
+    let eight_bit_prediction = defend(x8.clone());
+    let adversarial_paths = ensemble::query(model, &x8.squeeze_dim(0), &paths);
+    Ok(ImageAttack {
+        config: config.clone(),
+        clean: input.to_vec(),
+        adversarial_float: first_image_floats(&result.x_adv),
+        adversarial,
+        label,
+        label_given,
+        attack_path: result.attack_path,
+        defender_path: result.defender_path,
+        trace: result.trace,
+        cancelled: result.cancelled,
+        float_prediction,
+        eight_bit_prediction,
+        query_paths: paths,
+        clean_paths,
+        adversarial_paths,
+    })
+}
+
+impl ImageAttack {
+    pub fn clean_summary(&self, classes: usize) -> EnsembleSummary {
+        ensemble::summarize(&self.clean_paths, classes, Some(self.label))
+    }
+
+    pub fn adversarial_summary(&self, classes: usize) -> EnsembleSummary {
+        ensemble::summarize(&self.adversarial_paths, classes, Some(self.label))
+    }
+
+    /// The perturbation of the saved (8-bit) image, in pixel units, planar.
+    pub fn delta(&self) -> Vec<f32> {
+        self.adversarial
+            .iter()
+            .zip(&self.clean)
+            .map(|(&a, &c)| (f32::from(a) - f32::from(c)) / 255.0)
+            .collect()
+    }
+
+    /// The perturbation around mid-grey, per channel: −ε black, +ε white.
+    pub fn perturbation_image(&self) -> Vec<u8> {
+        let eps = self.config.eps.max(1e-12) as f32;
+        self.delta()
+            .iter()
+            .map(|d| ((0.5 + 0.5 * d / eps).clamp(0.0, 1.0) * 255.0).round() as u8)
+            .collect()
+    }
+
+    /// The JSON report the CLI writes as `report.json`; `rna-lens attack` replays its `attack`
+    /// settings.
+    pub fn report(
+        &self,
+        model: &ModelConfig,
+        space: &PathSpace,
+        context: &ReportContext<'_>,
+    ) -> Value {
+        let names = &model.class_names;
+        let classes = names.len();
+        json!({
+            "image": context.image,
+            "model": context.model,
+            "trained": model.provenance.trained,
+            "device": context.device,
+            "attack": self.config,
+            "protocol": describe_attack(&self.config),
+            "true_label": self.label,
+            "true_label_name": names[self.label],
+            "label_source": if self.label_given { "given" } else { "majority vote on the clean image" },
+            "attack_path": space.format(&self.attack_path),
+            "defender_path": space.format(&self.defender_path),
+            "defender_prediction": {
+                "float": self.float_prediction,
+                "eight_bit": self.eight_bit_prediction,
+                "float_name": names[self.float_prediction],
+                "eight_bit_name": names[self.eight_bit_prediction],
+                "rounding_changes_outcome": self.float_prediction != self.eight_bit_prediction,
+            },
+            "cancelled": self.cancelled,
+            "trace": self.trace,
+            "ensemble": {
+                "paths": self.query_paths.len(),
+                "seed": self.config.seed,
+                "clean": { "summary": self.clean_summary(classes), "paths": self.clean_paths },
+                "adversarial": { "summary": self.adversarial_summary(classes), "paths": self.adversarial_paths },
+            },
+        })
+    }
+}

@@ -1,0 +1,67 @@
+use std::path::PathBuf;
+
+use clap::Args;
+
+use rna_lens::app::settings::View;
+use rna_lens::app::{AppOptions, run};
+
+#[derive(Args, Default)]
+pub struct GuiArgs {
+    /// Model to open (rna-lens `.safetensors` or PyTorch `.pth`); default: the shipped RNA model.
+    #[arg(long, short = 'm')]
+    model: Option<PathBuf>,
+    /// Image to open; default: the first gallery sample.
+    #[arg(long, short = 'i')]
+    image: Option<PathBuf>,
+    /// View to show: attack, paths, ensemble, transfer or compare.
+    #[arg(long)]
+    view: Option<View>,
+    /// Once the model is loaded, run the view's job (attack, ensemble, transfer, comparison).
+    #[arg(long)]
+    attack_on_start: bool,
+    /// Save a PNG of the window once everything asked for has finished.
+    #[arg(long)]
+    screenshot: Option<PathBuf>,
+    /// Close the window after the screenshot (or once ready).
+    #[arg(long)]
+    exit: bool,
+    /// Where to compute: auto (default), cpu, wgpu, wgpu:N.
+    #[arg(long)]
+    device: Option<String>,
+    /// Print frame-time statistics when the window closes (repaints continuously).
+    #[arg(long)]
+    frame_stats: bool,
+    /// Start from default settings instead of the stored ones (scripts, screenshots).
+    #[arg(long)]
+    fresh_settings: bool,
+}
+
+pub fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
+    let device = args
+        .device
+        .as_deref()
+        .unwrap_or("auto")
+        .parse()
+        .map_err(anyhow::Error::msg)?;
+    if let Some(path) = &args.screenshot
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        anyhow::ensure!(
+            dir.is_dir(),
+            "screenshot folder {} does not exist",
+            dir.display()
+        );
+    }
+    run(AppOptions {
+        model: args.model,
+        image: args.image,
+        attack_on_start: args.attack_on_start,
+        screenshot: args.screenshot,
+        exit: args.exit,
+        view: args.view,
+        device,
+        frame_stats: args.frame_stats,
+        fresh_settings: args.fresh_settings,
+    })
+    .map_err(anyhow::Error::msg)
+}

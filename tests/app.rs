@@ -1,0 +1,219 @@
+//! The desktop app driven like a user, through egui_kittest: pick a sample, press Run, read the
+//! result, click a path cell, cancel a long attack, and feed it bad files.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use burn::tensor::Device;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+use rna_lens::app::session::Action;
+use rna_lens::app::settings::View;
+use rna_lens::app::{AppOptions, RnaLensApp};
+use rna_lens::model::{Architecture, ModelConfig, RnaModel, file};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rna-lens-app-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A small RNA model file (untrained ResNet-20, released candidates), fixed by its seed.
+fn model_file(dir: &std::path::Path) -> PathBuf {
+    let config = ModelConfig::cifar10(Architecture::preset("resnet20").unwrap());
+    let model = RnaModel::new(config, 7, &Device::flex()).unwrap();
+    let path = dir.join("model.safetensors");
+    file::save(&model, &path).unwrap();
+    path
+}
+
+fn options(model: PathBuf) -> AppOptions {
+    AppOptions {
+        model: Some(model),
+        device: "cpu".parse().unwrap(),
+        fresh_settings: true,
+        ..AppOptions::default()
+    }
+}
+
+fn harness(options: AppOptions) -> Harness<'static, RnaLensApp> {
+    Harness::builder()
+        .with_size([1360.0, 860.0])
+        .build_eframe(move |cc| RnaLensApp::new(cc, options))
+}
+
+/// Steps frames until the worker is idle, like a user waiting for a result.
+fn wait_idle(h: &mut Harness<'_, RnaLensApp>) {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if !h.state().is_busy() {
+            h.step();
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the app never became idle"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_user_attacks_a_gallery_image_and_reads_the_result() {
+    let dir = scratch("attack");
+    let mut h = harness(options(model_file(&dir)));
+    wait_idle(&mut h);
+    assert!(
+        h.state().session().model.is_some(),
+        "{:?}",
+        h.state().message()
+    );
+    h.get_by_label_contains("UNTRAINED");
+    h.state_mut().settings_mut().attack.steps = 3;
+
+    h.get_by_label("sample cifar10_04_6.png").click();
+    h.step();
+    let image = h.state().session().image.as_ref().expect("an image");
+    assert_eq!(
+        image.label,
+        Some(6),
+        "gallery labels come from the file name"
+    );
+
+    h.get_by_label("Run").click();
+    h.step();
+    assert!(h.state().is_busy(), "Run starts the attack on the worker");
+    wait_idle(&mut h);
+    let run = h
+        .state()
+        .session()
+        .attack
+        .as_ref()
+        .expect("an attack result");
+    assert_eq!(run.result.label, 6);
+    assert_eq!(run.result.trace.len(), 4, "3 iterates and the result");
+    assert_eq!(run.iterates.len(), run.result.trace.len());
+    let linf = run
+        .result
+        .adversarial
+        .iter()
+        .zip(&run.result.clean)
+        .map(|(&a, &c)| (i32::from(a) - i32::from(c)).abs())
+        .max()
+        .unwrap();
+    assert!(
+        linf <= 8,
+        "the 8-bit result stays within ε = 8/255, got {linf}/255"
+    );
+    h.get_by_label_contains("defender's path says");
+    h.get_by_label_contains("paths correct, adversarial");
+
+    // The report is the CLI's: `rna-lens attack` can replay its settings.
+    let report = h.state().report().expect("a report");
+    let replay: rna_lens::attack::AttackConfig =
+        serde_json::from_value(report["attack"].clone()).unwrap();
+    assert_eq!(replay, run.result.config);
+    assert_eq!(report["true_label"], 6);
+}
+
+#[test]
+fn clicking_a_path_cell_pins_it_and_resampling_keeps_it() {
+    let dir = scratch("paths");
+    let mut opts = options(model_file(&dir));
+    opts.view = Some(View::Paths);
+    let mut h = harness(opts);
+    wait_idle(&mut h);
+    let before = h.state().path_view().path.clone().expect("a path");
+    h.get_by_label("layer 3: layer1.1.norm1").click();
+    h.step();
+    assert!(h.state().path_view().pinned[3]);
+    assert_eq!(
+        h.state().path_view().path.as_ref(),
+        Some(&before),
+        "pinning keeps the candidate"
+    );
+    // Many resamples: the pinned layer never changes, the others do.
+    let mut changed = false;
+    for _ in 0..8 {
+        h.get_by_label("Resample").click();
+        h.step();
+        let now = h.state().path_view().path.clone().unwrap();
+        assert_eq!(now.get(3), before.get(3));
+        changed |= now != before;
+    }
+    assert!(
+        changed,
+        "resampling draws new candidates for unpinned layers"
+    );
+    // A second click on a pinned cell switches its candidate.
+    h.get_by_label("layer 3: layer1.1.norm1").click();
+    h.step();
+    assert_ne!(
+        h.state().path_view().path.as_ref().unwrap().get(3),
+        before.get(3)
+    );
+}
+
+#[test]
+fn cancel_stops_a_long_attack_within_an_iteration() {
+    let dir = scratch("cancel");
+    let mut h = harness(options(model_file(&dir)));
+    wait_idle(&mut h);
+    h.state_mut().settings_mut().attack.steps = 1000;
+    h.get_by_label("Run").click();
+    let start = Instant::now();
+    while h.state().session().attack.is_none() {
+        h.step();
+        if start.elapsed() > Duration::from_millis(300) && h.state().is_busy() {
+            h.get_by_label("Cancel").click();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "cancel never took effect"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let run = h.state().session().attack.as_ref().unwrap();
+    assert!(run.result.cancelled);
+    assert!(run.result.trace.len() < 1000);
+    assert_eq!(h.state().message(), Some("Attack cancelled"));
+}
+
+#[test]
+fn bad_files_give_a_message_and_keep_what_was_there() {
+    let dir = scratch("bad");
+    let mut h = harness(options(model_file(&dir)));
+    wait_idle(&mut h);
+    let image_before = h.state().session().image.as_ref().unwrap().input.clone();
+
+    let not_an_image = dir.join("notes.png");
+    std::fs::write(&not_an_image, b"this is text").unwrap();
+    h.state_mut().apply(Action::LoadImage(not_an_image));
+    h.step();
+    let msg = h.state().message().unwrap().to_string();
+    assert!(
+        msg.contains("notes.png") && msg.contains("current image stays"),
+        "{msg}"
+    );
+    assert_eq!(
+        h.state().session().image.as_ref().unwrap().input,
+        image_before
+    );
+
+    let truncated = dir.join("broken.safetensors");
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    h.state_mut()
+        .apply(Action::LoadModel(rna_lens::app::worker::ModelSource::File(
+            truncated,
+        )));
+    wait_idle(&mut h);
+    let msg = h.state().message().unwrap().to_string();
+    assert!(
+        msg.starts_with("Cannot load the model") && msg.contains("current model stays"),
+        "{msg}"
+    );
+    assert!(h.state().session().model.is_some());
+}
