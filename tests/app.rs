@@ -217,3 +217,34 @@ fn bad_files_give_a_message_and_keep_what_was_there() {
     );
     assert!(h.state().session().model.is_some());
 }
+
+/// The whole window after an attack, rendered by wgpu (the heatmap through our WGSL shader)
+/// and compared with the committed snapshot. Needs a wgpu adapter (lavapipe in CI); skipped
+/// without one unless `RNA_LENS_REQUIRE_WGPU=1`. Regenerate with `UPDATE_SNAPSHOTS=1`.
+#[test]
+fn the_attack_view_matches_its_snapshot() {
+    if rna_lens::device::adapters().is_empty() {
+        assert!(
+            std::env::var_os("RNA_LENS_REQUIRE_WGPU").is_none(),
+            "RNA_LENS_REQUIRE_WGPU is set but no wgpu adapter exists"
+        );
+        eprintln!("skipped: no wgpu adapter");
+        return;
+    }
+    // A fixed folder: the status line shows the model's path.
+    let dir = std::env::temp_dir().join("rna-lens-app-snapshot");
+    std::fs::create_dir_all(&dir).unwrap();
+    let options = options(model_file(&dir));
+    let mut h = Harness::builder()
+        .with_size([1360.0, 860.0])
+        .wgpu()
+        .build_eframe(move |cc| RnaLensApp::new(cc, options));
+    wait_idle(&mut h);
+    h.state_mut().settings_mut().attack.steps = 5;
+    h.get_by_label("sample cifar10_04_6.png").click();
+    h.step();
+    h.get_by_label("Run").click();
+    wait_idle(&mut h);
+    h.run();
+    h.snapshot("attack_view");
+}

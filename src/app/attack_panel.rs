@@ -12,9 +12,10 @@ use super::worker::Live;
 
 /// ε or α edited in /255 (L∞) or as a plain L2 length.
 fn budget_ui(ui: &mut Ui, label: &str, value: &mut f64, l2: bool, max255: f64) {
-    ui.label(label);
+    let label = ui.label(label);
     if l2 {
-        ui.add(egui::Slider::new(value, 0.0..=4.0).max_decimals(3));
+        ui.add(egui::Slider::new(value, 0.0..=4.0).max_decimals(3))
+            .labelled_by(label.id);
     } else {
         let mut v255 = *value * 255.0;
         if ui
@@ -24,6 +25,7 @@ fn budget_ui(ui: &mut Ui, label: &str, value: &mut f64, l2: bool, max255: f64) {
                     .max_decimals(2)
                     .clamping(egui::SliderClamping::Never),
             )
+            .labelled_by(label.id)
             .changed()
         {
             *value = v255.max(0.0) / 255.0;
@@ -105,7 +107,7 @@ fn settings_grid(ui: &mut Ui, config: &mut AttackConfig, classes: &[String]) {
     egui::Grid::new("attack-settings")
         .num_columns(2)
         .show(ui, |ui| {
-            ui.label("attack");
+            let label = ui.label("attack");
             let before = config.kind;
             egui::ComboBox::from_id_salt("attack-kind")
                 .selected_text(config.kind.name())
@@ -113,7 +115,9 @@ fn settings_grid(ui: &mut Ui, config: &mut AttackConfig, classes: &[String]) {
                     for kind in AttackKind::ALL {
                         ui.selectable_value(&mut config.kind, kind, kind.name());
                     }
-                });
+                })
+                .response
+                .labelled_by(label.id);
             ui.end_row();
             if config.kind != before {
                 // A new attack starts from its own usual settings; the path settings stay.
@@ -144,14 +148,16 @@ fn settings_grid(ui: &mut Ui, config: &mut AttackConfig, classes: &[String]) {
             } else {
                 budget_ui(ui, "α", &mut config.alpha, l2, 16.0);
             }
-            ui.label("steps");
+            let label = ui.label("steps");
             ui.add_enabled(
                 config.kind != AttackKind::Fgsm,
                 egui::DragValue::new(&mut config.steps).range(1..=1000),
-            );
+            )
+            .labelled_by(label.id);
             ui.end_row();
-            ui.label("restarts");
-            ui.add(egui::DragValue::new(&mut config.restarts).range(1..=20));
+            let label = ui.label("restarts");
+            ui.add(egui::DragValue::new(&mut config.restarts).range(1..=20))
+                .labelled_by(label.id);
             ui.end_row();
             ui.label("start");
             ui.checkbox(&mut config.random_start, "random start");
@@ -160,7 +166,7 @@ fn settings_grid(ui: &mut Ui, config: &mut AttackConfig, classes: &[String]) {
             ui.label(if l2 { "L2" } else { "L∞" })
                 .on_hover_text("Choose pgd-l2 for an L2 attack");
             ui.end_row();
-            ui.label("loss");
+            let label = ui.label("loss");
             ui.add_enabled_ui(config.kind != AttackKind::AutoattackRand, |ui| {
                 egui::ComboBox::from_id_salt("loss")
                     .selected_text(config.loss.to_string())
@@ -168,10 +174,12 @@ fn settings_grid(ui: &mut Ui, config: &mut AttackConfig, classes: &[String]) {
                         for loss in [LossKind::Ce, LossKind::Cw, LossKind::Dlr] {
                             ui.selectable_value(&mut config.loss, loss, loss.to_string());
                         }
-                    });
+                    })
+                    .response
+                    .labelled_by(label.id);
             });
             ui.end_row();
-            ui.label("target");
+            let label = ui.label("target");
             ui.add_enabled_ui(!config.is_apgd(), |ui| {
                 let name = |t: Option<usize>| match t {
                     None => "untargeted".to_string(),
@@ -184,14 +192,17 @@ fn settings_grid(ui: &mut Ui, config: &mut AttackConfig, classes: &[String]) {
                         for c in 0..classes.len() {
                             ui.selectable_value(&mut config.target, Some(c), name(Some(c)));
                         }
-                    });
+                    })
+                    .response
+                    .labelled_by(label.id);
             });
             ui.end_row();
-            ui.label("paths");
-            policy_ui(ui, &mut config.policy);
+            let label = ui.label("paths");
+            policy_ui(ui, &mut config.policy, label.id);
             ui.end_row();
-            ui.label("seed");
-            ui.add(egui::DragValue::new(&mut config.seed));
+            let label = ui.label("seed");
+            ui.add(egui::DragValue::new(&mut config.seed))
+                .labelled_by(label.id);
             ui.end_row();
         });
     if let Some(path) = config.path.clone() {
@@ -204,7 +215,7 @@ fn settings_grid(ui: &mut Ui, config: &mut AttackConfig, classes: &[String]) {
     }
 }
 
-fn policy_ui(ui: &mut Ui, policy: &mut PathPolicy) {
+fn policy_ui(ui: &mut Ui, policy: &mut PathPolicy, label: egui::Id) {
     ui.horizontal(|ui| {
         let k = match policy {
             PathPolicy::Eot(k) => *k,
@@ -229,10 +240,13 @@ fn policy_ui(ui: &mut Ui, policy: &mut PathPolicy) {
                     let hover = p.describe();
                     ui.selectable_value(policy, p, text).on_hover_text(hover);
                 }
-            });
+            })
+            .response
+            .labelled_by(label);
         if let PathPolicy::Eot(k) = policy {
-            ui.label("K");
-            ui.add(egui::DragValue::new(k).range(1..=64));
+            let k_label = ui.label("K");
+            ui.add(egui::DragValue::new(k).range(1..=64))
+                .labelled_by(k_label.id);
         }
     });
 }

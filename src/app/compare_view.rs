@@ -87,8 +87,9 @@ impl CompareView {
              (EOT). The defender always draws its own random path.",
         );
         ui.horizontal(|ui| {
-            ui.label("EOT K");
-            ui.add(egui::Slider::new(eot_k, 1..=64));
+            let label = ui.label("EOT K");
+            ui.add(egui::Slider::new(eot_k, 1..=64))
+                .labelled_by(label.id);
             if ui
                 .add_enabled(
                     session.image.is_some() && !busy,

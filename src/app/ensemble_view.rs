@@ -67,8 +67,9 @@ impl EnsembleView {
         };
         let names = &model.config.class_names;
         ui.horizontal(|ui| {
-            ui.label("paths");
-            ui.add(egui::Slider::new(paths, 1..=MAX_ENSEMBLE_PATHS).logarithmic(true));
+            let label = ui.label("paths");
+            ui.add(egui::Slider::new(paths, 1..=MAX_ENSEMBLE_PATHS).logarithmic(true))
+                .labelled_by(label.id);
             let ready = session.image.is_some() && !busy;
             if ui
                 .add_enabled(ready, egui::Button::new("Query ensemble"))

@@ -100,8 +100,10 @@ impl PathView {
             ui.label(RichText::new(text).monospace());
         });
         ui.horizontal(|ui| {
-            ui.label("paste a path:");
-            let edit = ui.text_edit_singleline(&mut self.text);
+            let label = ui.label("paste a path:");
+            let edit = ui
+                .text_edit_singleline(&mut self.text)
+                .labelled_by(label.id);
             if ui.button("Use").clicked()
                 || (edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)))
             {

@@ -86,6 +86,7 @@ pub fn heatmap_ui(
 /// Mode, colormap, opacity, amplification, and the colour bar with its values in /255.
 pub fn heatmap_controls(ui: &mut Ui, params: &mut HeatmapParams, textures: &mut Textures) {
     ui.horizontal_wrapped(|ui| {
+        let label = ui.label("heatmap");
         egui::ComboBox::from_id_salt("heatmap-mode")
             .selected_text(params.mode.name())
             .show_ui(ui, |ui| {
@@ -102,26 +103,32 @@ pub fn heatmap_controls(ui: &mut Ui, params: &mut HeatmapParams, textures: &mut 
                         };
                     }
                 }
-            });
+            })
+            .response
+            .labelled_by(label.id);
         egui::ComboBox::from_id_salt("heatmap-colormap")
             .selected_text(params.colormap.name())
             .show_ui(ui, |ui| {
                 for c in Colormap::ALL {
                     ui.selectable_value(&mut params.colormap, c, c.name());
                 }
-            });
+            })
+            .response
+            .labelled_by(label.id);
     });
     ui.horizontal(|ui| {
-        ui.label("opacity");
-        ui.add(egui::Slider::new(&mut params.opacity, 0.0..=1.0));
+        let label = ui.label("opacity");
+        ui.add(egui::Slider::new(&mut params.opacity, 0.0..=1.0))
+            .labelled_by(label.id);
     });
     ui.horizontal(|ui| {
-        ui.label("amplify");
+        let label = ui.label("amplify");
         ui.add(
             egui::Slider::new(&mut params.amplification, 1.0..=16.0)
                 .logarithmic(true)
                 .suffix("×"),
-        );
+        )
+        .labelled_by(label.id);
     });
     let bar = colormap::colorbar(params.colormap, 128, 1);
     let texture = textures.rgba(ui, "colorbar", &bar, 128, 1);

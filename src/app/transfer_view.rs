@@ -35,8 +35,9 @@ impl TransferView {
              white-box success; off the diagonal is what RNA relies on.",
         );
         ui.horizontal(|ui| {
-            ui.label("K");
-            ui.add(egui::Slider::new(k, 2..=MAX_TRANSFER_PATHS));
+            let label = ui.label("K");
+            ui.add(egui::Slider::new(k, 2..=MAX_TRANSFER_PATHS))
+                .labelled_by(label.id);
             if ui
                 .add_enabled(
                     session.image.is_some() && !busy,
