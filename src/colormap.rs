@@ -182,7 +182,11 @@ pub fn heatmap_t(delta: [f32; 3], p: &HeatmapParams) -> f32 {
 
 /// The values at the two ends of the colorbar, in /255 units (what the user reads ε in).
 pub fn colorbar_range(p: &HeatmapParams) -> (f32, f32) {
-    let top = 255.0 * p.eps.max(MIN_EPS) / p.amplification;
+    let mut top = 255.0 * p.eps.max(MIN_EPS) / p.amplification;
+    if p.mode == HeatmapMode::L2 {
+        // The L2 mode reaches the top of the map at ‖δ‖₂ = √3·ε/a (every channel at ε).
+        top *= 3f32.sqrt();
+    }
     if p.mode.is_signed() {
         (-top, top)
     } else {
@@ -336,6 +340,12 @@ mod tests {
         assert_eq!(colorbar_range(&p), (0.0, 2.0));
         p.mode = HeatmapMode::Channel(2);
         assert_eq!(colorbar_range(&p), (-2.0, 2.0));
+        // The top of the L2 bar is where heatmap_t reaches 1: every channel at ε/a.
+        p.mode = HeatmapMode::L2;
+        let (_, top) = colorbar_range(&p);
+        let per_channel = top / 255.0 / 3f32.sqrt();
+        assert!((heatmap_t([per_channel; 3], &p) - 1.0).abs() < 1e-5);
+        assert!(heatmap_t([per_channel * 0.9; 3], &p) < 0.95);
     }
 
     #[test]

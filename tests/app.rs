@@ -191,7 +191,7 @@ fn bad_files_give_a_message_and_keep_what_was_there() {
     let not_an_image = dir.join("notes.png");
     std::fs::write(&not_an_image, b"this is text").unwrap();
     h.state_mut().apply(Action::LoadImage(not_an_image));
-    h.step();
+    wait_idle(&mut h);
     let msg = h.state().message().unwrap().to_string();
     assert!(
         msg.contains("notes.png") && msg.contains("current image stays"),
@@ -247,4 +247,82 @@ fn the_attack_view_matches_its_snapshot() {
     wait_idle(&mut h);
     h.run();
     h.snapshot("attack_view");
+}
+
+#[test]
+fn the_app_opens_an_official_pytorch_checkpoint() {
+    let dir = scratch("pth");
+    let mut h = harness(options(model_file(&dir)));
+    wait_idle(&mut h);
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rna_resnet18_w8.pth");
+    h.state_mut()
+        .apply(Action::LoadModel(rna_lens::app::worker::ModelSource::File(
+            fixture,
+        )));
+    wait_idle(&mut h);
+    let model = h.state().session().model.as_ref().expect("a model");
+    assert!(
+        model
+            .config
+            .architecture
+            .name()
+            .starts_with("resnet(widths [8, 16, 32, 64]"),
+        "{:?} {}",
+        h.state().message(),
+        model.config.architecture.name()
+    );
+    assert_eq!(model.space.num_layers(), 20);
+    h.get_by_label_contains("2^20 = 1,048,576");
+}
+
+#[test]
+fn a_result_computed_for_the_previous_image_is_not_shown_for_the_new_one() {
+    let dir = scratch("stale");
+    let mut h = harness(options(model_file(&dir)));
+    wait_idle(&mut h);
+    h.state_mut().settings_mut().attack.steps = 30;
+    h.get_by_label("Run").click();
+    h.step();
+    assert!(h.state().is_busy());
+    // The user picks another image while the attack on the first one runs.
+    h.get_by_label("sample cifar10_05_6.png").click();
+    wait_idle(&mut h);
+    assert_eq!(
+        h.state().session().image.as_ref().unwrap().name,
+        "cifar10_05_6.png"
+    );
+    assert!(
+        h.state().session().attack.is_none(),
+        "the first image's attack must not appear under the second"
+    );
+}
+
+#[test]
+fn gallery_labels_are_ignored_for_a_model_with_other_classes() {
+    let dir = scratch("classes");
+    let mut config = ModelConfig::cifar10(Architecture::preset("resnet20").unwrap());
+    config.class_names = vec!["a".into(), "b".into(), "c".into()];
+    let model = RnaModel::new(config, 3, &Device::flex()).unwrap();
+    let path = dir.join("three.safetensors");
+    file::save(&model, &path).unwrap();
+    let mut h = harness(options(path));
+    wait_idle(&mut h);
+    h.state_mut().settings_mut().attack.steps = 2;
+    h.get_by_label("sample cifar10_01_8.png").click();
+    h.step();
+    assert_eq!(
+        h.state().session().label(),
+        None,
+        "class 8 means nothing to a 3-class model"
+    );
+    h.get_by_label("Run").click();
+    wait_idle(&mut h);
+    let run = h
+        .state()
+        .session()
+        .attack
+        .as_ref()
+        .expect("the attack runs on the vote");
+    assert!(run.result.label < 3 && !run.result.label_given);
 }

@@ -25,6 +25,12 @@ fn side_ui(
     let classes = model.config.class_names.len();
     ui.label(RichText::new(title).strong().size(16.0));
     ui.label(RichText::new(attack.config.policy.describe()).small());
+    if attack.cancelled {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            "Cancelled: this side is a partial attack and overstates robustness",
+        );
+    }
     ui.horizontal(|ui| {
         let t = textures.planar(ui, &format!("compare-adv-{key}"), &attack.adversarial, 32);
         ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(128.0)));
@@ -122,7 +128,10 @@ impl CompareView {
             .size(15.0),
         );
         let style = HeatmapStyle {
-            params: *params,
+            params: HeatmapParams {
+                eps: super::result_view::pixel_scale(&c.official),
+                ..*params
+            },
             gpu,
             side: 128.0,
         };

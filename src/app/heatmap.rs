@@ -571,11 +571,14 @@ impl egui_wgpu::CallbackTrait for HeatmapCallback {
         _egui_encoder: &mut wgpu::CommandEncoder,
         callback_resources: &mut egui_wgpu::CallbackResources,
     ) -> Vec<wgpu::CommandBuffer> {
-        callback_resources
-            .get_mut::<HeatmapPipeline>()
-            .expect("heatmap::install must run before a heatmap is painted")
-            .prepare(device, queue, self.key, &self.input, &self.params)
-            .unwrap_or_else(|e| panic!("heatmap {}: {e}", self.key));
+        // Without the pipeline, or if the upload fails, the heatmap is left blank (and the
+        // error logged) rather than taking the renderer down.
+        if let Some(pipeline) = callback_resources.get_mut::<HeatmapPipeline>()
+            && let Err(e) = pipeline.prepare(device, queue, self.key, &self.input, &self.params)
+        {
+            eprintln!("heatmap {}: {e}", self.key);
+            pipeline.remove(self.key);
+        }
         Vec::new()
     }
 

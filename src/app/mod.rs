@@ -16,6 +16,8 @@ pub mod widgets;
 pub mod worker;
 
 use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use egui::{Key, RichText, Ui};
@@ -36,7 +38,7 @@ use settings::{Settings, View};
 use sidebar::{Gallery, ImagePanel, ModelPanel};
 use transfer_view::TransferView;
 use widgets::Textures;
-use worker::{Job, Live, ModelSource, Reply, Worker};
+use worker::{Job, Live, ModelSource, Reply, Stamp, Worker};
 
 /// How the app starts; the command line fills this in.
 #[derive(Clone, Debug, Default)]
@@ -55,6 +57,8 @@ pub struct AppOptions {
     pub frame_stats: bool,
     /// Ignore stored settings (scripted runs must not depend on the user's last session).
     pub fresh_settings: bool,
+    /// Set by a scripted run that could not do what it was asked (e.g. the model did not load).
+    pub failure: Arc<Mutex<Option<String>>>,
 }
 
 /// A message for the user: errors and confirmations, shown until dismissed or replaced.
@@ -75,11 +79,14 @@ enum Script {
     Done,
 }
 
+/// Frame intervals (what the user sees) and the part of each frame spent building the UI (the
+/// rest is rendering and waiting), split by whether the worker was computing.
 #[derive(Default)]
 struct FrameStats {
     last: Option<Instant>,
     busy: Vec<Duration>,
     idle: Vec<Duration>,
+    build: Vec<Duration>,
 }
 
 impl FrameStats {
@@ -89,6 +96,10 @@ impl FrameStats {
             let bucket = if busy { &mut self.busy } else { &mut self.idle };
             bucket.push(now - last);
         }
+    }
+
+    fn built(&mut self, started: Instant) {
+        self.build.push(started.elapsed());
     }
 
     fn report(&self) -> String {
@@ -107,9 +118,10 @@ impl FrameStats {
             )
         };
         format!(
-            "frame times — {}; {}",
+            "frame times — {}; {}; UI build — {}",
             line("while computing", &self.busy),
-            line("idle", &self.idle)
+            line("idle", &self.idle),
+            line("all", &self.build)
         )
     }
 }
@@ -135,6 +147,11 @@ pub struct RnaLensApp {
     compare_view: CompareView,
     script: Script,
     frames: FrameStats,
+    egui_ctx: egui::Context,
+    /// Bumped whenever the image or the model changes; replies stamped earlier are stale.
+    generation: Stamp,
+    /// An image being decoded off the UI thread.
+    loading_image: Option<Receiver<Result<CurrentImage, String>>>,
 }
 
 impl RnaLensApp {
@@ -168,7 +185,7 @@ impl RnaLensApp {
             (None, Some(path)) if path.is_file() => ModelSource::File(path.clone()),
             _ => sidebar::default_model(),
         };
-        worker.submit(Job::LoadModel(source));
+        worker.submit(0, Job::LoadModel(source));
         let gallery = Gallery::load(&sidebar::assets_dir().join("samples"));
         let mut app = Self {
             settings,
@@ -189,6 +206,9 @@ impl RnaLensApp {
             compare_view: CompareView,
             script: Script::WaitForModel,
             frames: FrameStats::default(),
+            egui_ctx: cc.egui_ctx.clone(),
+            generation: 0,
+            loading_image: None,
             options,
         };
         if let Some(view) = app.options.view {
@@ -211,8 +231,48 @@ impl RnaLensApp {
         &mut self.settings
     }
 
+    /// Whether anything is computing or loading.
     pub fn is_busy(&self) -> bool {
-        self.worker.busy()
+        self.worker.busy() || self.loading_image.is_some()
+    }
+
+    fn submit(&mut self, job: Job) {
+        self.worker.submit(self.generation, job);
+    }
+
+    /// Decodes an image file (or dropped bytes) on a short-lived thread: large photos take
+    /// a while, and the model's worker may be busy with an attack.
+    fn load_image_async(&mut self, name: String, source: Result<PathBuf, Vec<u8>>) {
+        let (tx, rx) = channel();
+        let ctx = self.egui_ctx.clone();
+        std::thread::spawn(move || {
+            let loaded = match &source {
+                Ok(path) => load_image(path).map_err(|e| format!("{}: {e}", path.display())),
+                Err(bytes) => decode_image(bytes).map_err(|e| format!("{name}: {e}")),
+            };
+            let image = loaded.map(|image| CurrentImage::new(name, source.ok(), image, None));
+            let _ = tx.send(image);
+            ctx.request_repaint();
+        });
+        self.loading_image = Some(rx);
+    }
+
+    fn poll_image(&mut self) {
+        let Some(rx) = &self.loading_image else {
+            return;
+        };
+        match rx.try_recv() {
+            Ok(Ok(image)) => {
+                self.loading_image = None;
+                self.set_image(image);
+            }
+            Ok(Err(e)) => {
+                self.loading_image = None;
+                self.error(format!("{e} — the current image stays"));
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => self.loading_image = None,
+        }
     }
 
     /// The message shown to the user, if any.
@@ -241,9 +301,7 @@ impl RnaLensApp {
     /// Applies one action. Public so tests and scripts can drive the app like a user.
     pub fn apply(&mut self, action: Action) {
         match action {
-            Action::LoadModel(source) => {
-                self.worker.submit(Job::LoadModel(source));
-            }
+            Action::LoadModel(source) => self.submit(Job::LoadModel(source)),
             Action::OpenModelDialog => {
                 if let Some(path) = rfd::FileDialog::new()
                     .add_filter("model", &["safetensors", "pth", "pt"])
@@ -252,16 +310,13 @@ impl RnaLensApp {
                     self.apply(Action::LoadModel(ModelSource::File(path)));
                 }
             }
-            Action::LoadImage(path) => match load_image(&path) {
-                Ok(image) => {
-                    let name = path
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    self.set_image(CurrentImage::new(name, Some(path), image, None));
-                }
-                Err(e) => self.error(format!("{}: {e} — the current image stays", path.display())),
-            },
+            Action::LoadImage(path) => {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                self.load_image_async(name, Ok(path));
+            }
             Action::OpenImageDialog => {
                 if let Some(path) = rfd::FileDialog::new()
                     .add_filter(
@@ -288,7 +343,7 @@ impl RnaLensApp {
             Action::Cancel => self.worker.cancel(),
             Action::QueryEnsemble => {
                 if let Some(image) = &self.session.image {
-                    self.worker.submit(Job::Ensemble {
+                    let job = Job::Ensemble {
                         clean: image.input.clone(),
                         adversarial: self
                             .session
@@ -297,19 +352,21 @@ impl RnaLensApp {
                             .map(|a| a.result.adversarial.clone()),
                         paths: self.settings.ensemble_paths,
                         seed: self.settings.attack.seed,
-                    });
+                    };
+                    self.submit(job);
                 }
             }
             Action::RunTransfer => self.run_transfer(),
             Action::RunCompare => {
                 if let Some(image) = &self.session.image {
-                    self.worker.submit(Job::Compare {
+                    let job = Job::Compare {
                         input: image.input.clone(),
-                        label: image.label,
+                        label: self.session.label(),
                         config: self.settings.attack.clone(),
                         eot_paths: self.settings.compare_eot,
                         query_paths: self.settings.ensemble_paths,
-                    });
+                    };
+                    self.submit(job);
                 }
             }
             Action::ShowPath(path) => {
@@ -323,6 +380,7 @@ impl RnaLensApp {
     }
 
     fn set_image(&mut self, image: CurrentImage) {
+        self.generation += 1;
         self.session.image = Some(image);
         self.session.clear_results();
         self.result_view.step = None;
@@ -344,20 +402,22 @@ impl RnaLensApp {
             self.error(e);
             return;
         }
-        self.worker.submit(Job::Attack {
+        let job = Job::Attack {
             input: image.input.clone(),
-            label: image.label,
+            label: self.session.label(),
             config: self.settings.attack.clone(),
             query_paths: self.settings.ensemble_paths,
-        });
+        };
+        self.submit(job);
     }
 
     fn run_transfer(&mut self) {
         let (Some(image), Some(model)) = (&self.session.image, &self.session.model) else {
             return;
         };
-        let label = image
-            .label
+        let label = self
+            .session
+            .label()
             .or_else(|| self.session.attack.as_ref().map(|a| a.result.label));
         let Some(label) = label else {
             self.error("The transfer matrix needs the true label: pick a gallery image or run an attack first");
@@ -367,17 +427,29 @@ impl RnaLensApp {
             self.settings.transfer_paths,
             self.settings.attack.seed ^ 0x7a,
         );
-        self.worker.submit(Job::Transfer {
+        let job = Job::Transfer {
             input: image.input.clone(),
             label,
             paths,
             config: self.settings.attack.clone(),
-        });
+        };
+        self.submit(job);
     }
 
-    fn handle(&mut self, reply: Reply) {
+    fn handle(&mut self, stamp: Stamp, reply: Reply) {
+        let model_reply = matches!(reply, Reply::ModelLoaded(_));
+        if !model_reply && stamp != self.generation {
+            // Computed for an image or model that is no longer shown.
+            return;
+        }
         match reply {
             Reply::ModelLoaded(Ok(info)) => {
+                self.generation += 1;
+                if let Some(path) = &self.settings.attack.path
+                    && info.space.parse(path).is_err()
+                {
+                    self.settings.attack.path = None;
+                }
                 if let ModelSource::File(path) = &info.source {
                     self.settings.model = Some(path.clone());
                 }
@@ -401,11 +473,16 @@ impl RnaLensApp {
                     ""
                 };
                 self.error(format!("Cannot load the model: {e}{keep}"));
+                if self.session.model.is_none() {
+                    self.recover_without_model(e);
+                }
             }
             Reply::Attack(Ok(run)) => {
                 if run.result.cancelled {
                     self.info("Attack cancelled");
                 }
+                // The ensemble view's adversarial side belonged to the previous attack.
+                self.session.ensemble = None;
                 self.session.attack = Some(run);
                 self.result_view.step = None;
             }
@@ -423,6 +500,28 @@ impl RnaLensApp {
             Reply::Compare(Err(e)) => self.error(format!("Comparison stopped: {e}")),
             Reply::Failed(e) => self.error(e),
         }
+    }
+
+    /// The first model failed to load. A remembered model that broke gives way to the shipped
+    /// one; a model named on the command line is an error for scripted runs.
+    fn recover_without_model(&mut self, error: String) {
+        if self.options.model.is_none() && self.settings.model.take().is_some() {
+            self.submit(Job::LoadModel(sidebar::default_model()));
+        } else if self.scripted() {
+            *self
+                .options
+                .failure
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) =
+                Some(format!("cannot load the model: {error}"));
+            self.egui_ctx
+                .send_viewport_cmd(egui::ViewportCommand::Close);
+            self.script = Script::Done;
+        }
+    }
+
+    fn scripted(&self) -> bool {
+        self.options.attack_on_start || self.options.screenshot.is_some() || self.options.exit
     }
 
     fn export_adversarial(&mut self) {
@@ -486,11 +585,8 @@ impl RnaLensApp {
                 self.apply(Action::LoadImage(path));
             } else {
                 let name = "dropped image".to_string();
-                match file
-                    .bytes()
-                    .and_then(|b| decode_image(&b).map_err(|e| e.to_string()))
-                {
-                    Ok(image) => self.set_image(CurrentImage::new(name, None, image, None)),
+                match file.bytes() {
+                    Ok(bytes) => self.load_image_async(name, Err(bytes)),
                     Err(e) => self.error(format!("{name}: {e} — the current image stays")),
                 }
             }
@@ -522,9 +618,7 @@ impl RnaLensApp {
 
     /// Steps `--attack-on-start`, `--screenshot` and `--exit`.
     fn run_script(&mut self, ctx: &egui::Context) {
-        let scripted =
-            self.options.attack_on_start || self.options.screenshot.is_some() || self.options.exit;
-        if !scripted {
+        if !self.scripted() {
             return;
         }
         self.script = match self.script {
@@ -672,10 +766,12 @@ fn report_json(
 
 impl eframe::App for RnaLensApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        let started = Instant::now();
         let ctx = ui.ctx().clone();
-        for reply in self.worker.poll() {
-            self.handle(reply);
+        for (stamp, reply) in self.worker.poll() {
+            self.handle(stamp, reply);
         }
+        self.poll_image();
         self.live = self.worker.live();
         self.handle_dropped_files(&ctx);
         self.handle_keys(&ctx);
@@ -738,6 +834,9 @@ impl eframe::App for RnaLensApp {
             self.apply(action);
         }
         self.run_script(&ctx);
+        if self.options.frame_stats {
+            self.frames.built(started);
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -764,10 +863,15 @@ pub fn run(options: AppOptions) -> Result<(), String> {
         renderer: eframe::Renderer::Wgpu,
         ..Default::default()
     };
+    let failure = options.failure.clone();
     eframe::run_native(
         "rna-lens",
         native,
         Box::new(move |cc| Ok(Box::new(RnaLensApp::new(cc, options)))),
     )
-    .map_err(|e| format!("cannot open the window: {e}"))
+    .map_err(|e| format!("cannot open the window: {e}"))?;
+    match failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }

@@ -33,11 +33,13 @@ impl Default for PathView {
 impl PathView {
     /// Fits the view to a model's path space, keeping the path if it still fits.
     pub fn reset(&mut self, space: &PathSpace) {
-        if self
-            .path
-            .as_ref()
-            .is_none_or(|p| p.len() != space.num_layers())
-        {
+        let fits = |p: &Path| {
+            p.len() == space.num_layers()
+                && p.choices()
+                    .iter()
+                    .all(|&c| usize::from(c) < space.num_candidates())
+        };
+        if !self.path.as_ref().is_some_and(fits) || self.pinned.len() != space.num_layers() {
             self.path = Some(space.sample(&mut self.rng));
             self.pinned = vec![false; space.num_layers()];
         }

@@ -140,6 +140,20 @@ pub fn heatmap_controls(ui: &mut Ui, params: &mut HeatmapParams, textures: &mut 
     });
 }
 
+/// The per-pixel size that maps to full colour: ε for L∞ attacks; for L2 attacks, whose ε
+/// bounds the whole image, the largest pixel change of the result.
+pub fn pixel_scale(result: &crate::attack::image::ImageAttack) -> f32 {
+    if result.config.kind.norm() == crate::attack::Norm::L2 {
+        result
+            .delta()
+            .iter()
+            .fold(0.0f32, |m, d| m.max(d.abs()))
+            .max(1.0 / 255.0)
+    } else {
+        result.config.eps as f32
+    }
+}
+
 /// δ in pixel units between two planar 8-bit images.
 pub fn delta_between(adversarial: &[u8], clean: &[u8]) -> Vec<f32> {
     adversarial
@@ -178,15 +192,7 @@ impl ResultView {
         let step = self.step.unwrap_or(last).min(last);
         let shown = iterates.get(step).unwrap_or(&result.adversarial);
         let delta = delta_between(shown, &result.clean);
-        let eps = result.config.eps as f32;
-        params.eps = if result.config.kind == crate::attack::AttackKind::PgdL2 {
-            delta
-                .iter()
-                .fold(0.0f32, |m, d| m.max(d.abs()))
-                .max(1.0 / 255.0)
-        } else {
-            eps
-        };
+        params.eps = pixel_scale(result);
 
         if result.cancelled {
             ui.colored_label(
@@ -209,8 +215,17 @@ impl ResultView {
                 let t = textures.planar(ui, "result-adversarial", shown, 32);
                 ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(IMAGE_SIDE)));
             });
-            column(ui, "perturbation (±ε = black/white)", &mut |ui| {
-                let t = textures.planar(ui, "result-perturbation", &amplified(&delta, eps), 32);
+            let scale = format!(
+                "perturbation (±{:.1}/255 = black/white)",
+                255.0 * params.eps
+            );
+            column(ui, &scale, &mut |ui| {
+                let t = textures.planar(
+                    ui,
+                    "result-perturbation",
+                    &amplified(&delta, params.eps),
+                    32,
+                );
                 ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(IMAGE_SIDE)));
             });
             column(ui, "heatmap", &mut |ui| {

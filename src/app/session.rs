@@ -5,16 +5,21 @@ use std::path::PathBuf;
 
 use crate::attack::image::ImageAttack;
 use crate::attack::transfer::TransferMatrix;
+use crate::data::CIFAR10_CLASSES;
 use crate::data::preprocess::UserImage;
 use crate::model::Path;
 
 use super::worker::{Comparison, EnsembleResult, ModelInfo, ModelSource};
 
-/// The image under attack: the original as loaded and the model input made from it.
+/// Longest side of the kept preview of a user's picture.
+const PREVIEW_SIDE: u32 = 512;
+
+/// The image under attack: a preview of the original and the model input made from it.
 pub struct CurrentImage {
     pub name: String,
     /// Where it came from, for reports; `None` for gallery images shown by name.
     pub path: Option<PathBuf>,
+    /// At most `PREVIEW_SIDE` pixels a side.
     pub original: image::RgbImage,
     /// Planar `[3, 32, 32]` 8-bit model input.
     pub input: Vec<u8>,
@@ -29,10 +34,18 @@ impl CurrentImage {
         image: UserImage,
         label: Option<usize>,
     ) -> Self {
+        // Only a preview of the original is kept: large photos exceed GPU texture limits.
+        let original = if image.original.width().max(image.original.height()) > PREVIEW_SIDE {
+            image::DynamicImage::ImageRgb8(image.original)
+                .thumbnail(PREVIEW_SIDE, PREVIEW_SIDE)
+                .into_rgb8()
+        } else {
+            image.original
+        };
         Self {
             name,
             path,
-            original: image.original,
+            original,
             input: image.input,
             label,
         }
@@ -65,9 +78,16 @@ impl Session {
         self.comparison = None;
     }
 
-    /// The true label the attack should use: the image's own, else the ensemble's vote.
+    /// The image's known true label, if it means something to the loaded model: gallery labels
+    /// are CIFAR-10 classes. Without one, attacks use the ensemble's vote.
     pub fn label(&self) -> Option<usize> {
-        self.image.as_ref().and_then(|i| i.label)
+        let model = self.model.as_ref()?;
+        let names = &model.config.class_names;
+        let cifar = names.iter().map(String::as_str).eq(CIFAR10_CLASSES);
+        self.image
+            .as_ref()
+            .and_then(|i| i.label)
+            .filter(|&l| cifar && l < names.len())
     }
 }
 

@@ -104,6 +104,66 @@ impl Settings {
         if self.attack.validate(usize::MAX).is_err() {
             self.attack = paper_protocol();
         }
+        if self.attack.kind == AttackKind::Fgsm {
+            self.attack.steps = 1;
+            self.attack.alpha = self.attack.eps;
+        }
+        let h = &mut self.heatmap;
+        h.amplification = if h.amplification.is_finite() {
+            h.amplification.clamp(1.0, 16.0)
+        } else {
+            1.0
+        };
+        h.opacity = if h.opacity.is_finite() {
+            h.opacity.clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        if !(h.eps.is_finite() && h.eps > 0.0) {
+            h.eps = HeatmapParams::default().eps;
+        }
+        if let crate::colormap::HeatmapMode::Channel(c) = &mut h.mode {
+            *c = (*c).min(2);
+        }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::colormap::HeatmapMode;
+
+    #[test]
+    fn stale_or_edited_settings_come_back_into_range() {
+        let mut s = Settings {
+            ensemble_paths: 0,
+            transfer_paths: 99,
+            compare_eot: 0,
+            ..Settings::default()
+        };
+        s.attack.eps = f64::NAN;
+        s.heatmap.amplification = 0.0;
+        s.heatmap.opacity = f32::NAN;
+        s.heatmap.eps = -1.0;
+        s.heatmap.mode = HeatmapMode::Channel(7);
+        let s = s.sanitized();
+        assert_eq!(s.ensemble_paths, 1);
+        assert_eq!(s.transfer_paths, MAX_TRANSFER_PATHS);
+        assert_eq!(s.compare_eot, 1);
+        assert_eq!(s.attack, paper_protocol());
+        assert_eq!(s.heatmap.amplification, 1.0);
+        assert_eq!(s.heatmap.opacity, 1.0);
+        assert!(s.heatmap.eps > 0.0);
+        assert_eq!(s.heatmap.mode, HeatmapMode::Channel(2));
+
+        let mut fgsm = Settings {
+            attack: AttackConfig::preset(AttackKind::Fgsm),
+            ..Settings::default()
+        };
+        fgsm.attack.steps = 9;
+        fgsm.attack.eps = 4.0 / 255.0;
+        let fgsm = fgsm.sanitized();
+        assert_eq!((fgsm.attack.steps, fgsm.attack.alpha), (1, 4.0 / 255.0));
     }
 }

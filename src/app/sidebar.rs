@@ -140,13 +140,10 @@ impl ModelPanel {
                     if model.trained() { "yes" } else { "no" }.into(),
                 );
             });
-        if let ModelSource::File(path) = &model.source {
-            let card = card_accuracies(path);
-            if !card.is_empty() {
-                ui.label(RichText::new("measured (model card)").strong());
-                for (name, acc, images) in card {
-                    ui.label(format!("{name}: {:.1}% on {images} images", 100.0 * acc));
-                }
+        if !model.card.is_empty() {
+            ui.label(RichText::new("measured (model card)").strong());
+            for (name, acc, images) in &model.card {
+                ui.label(format!("{name}: {:.1}% on {images} images", 100.0 * acc));
             }
         }
         ui.label(RichText::new(format!("runs on: {}", model.device)).small());

@@ -111,7 +111,11 @@ pub fn top_k_bars(
     let mut order: Vec<usize> = (0..probabilities.len()).collect();
     order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
     for &c in order.iter().take(n) {
-        let p = probabilities[c];
+        let p = if probabilities[c].is_finite() {
+            probabilities[c]
+        } else {
+            0.0
+        };
         let name = names.get(c).map_or("?", String::as_str);
         let colour = if Some(c) == truth {
             Color32::from_rgb(46, 160, 67)

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::attack::image::{ImageAttack, attack_image, first_image_bytes};
 use crate::attack::transfer::{TransferMatrix, transfer_matrix};
@@ -42,6 +42,8 @@ pub struct ModelInfo {
     pub space: PathSpace,
     pub parameters: usize,
     pub device: String,
+    /// Measured accuracies from the model's card: (protocol, accuracy, images).
+    pub card: Vec<(String, f64, usize)>,
 }
 
 impl ModelInfo {
@@ -123,10 +125,30 @@ pub struct Live {
     pub losses: Vec<f32>,
 }
 
+impl Job {
+    fn name(&self) -> &'static str {
+        match self {
+            Job::LoadModel(_) => "loading the model",
+            Job::Attack { .. } => "the attack",
+            Job::Ensemble { .. } => "the ensemble query",
+            Job::Transfer { .. } => "the transfer matrix",
+            Job::Compare { .. } => "the comparison",
+        }
+    }
+}
+
+/// A stamp the app gives each job, returned with its reply, so that results computed for an
+/// image or model that is no longer shown can be recognised and dropped.
+pub type Stamp = u64;
+
+fn lock(live: &Mutex<Live>) -> MutexGuard<'_, Live> {
+    live.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// The UI's handle on the compute thread.
 pub struct Worker {
-    jobs: Sender<Job>,
-    replies: Receiver<Reply>,
+    jobs: Sender<(Stamp, Job)>,
+    replies: Receiver<(Stamp, Reply)>,
     cancel: Arc<AtomicBool>,
     live: Arc<Mutex<Live>>,
     pending: usize,
@@ -135,8 +157,8 @@ pub struct Worker {
 impl Worker {
     /// Starts the thread; `wake` is called whenever there is something new to draw.
     pub fn spawn(device: DeviceChoice, wake: impl Fn() + Send + 'static) -> Self {
-        let (jobs, job_rx) = channel::<Job>();
-        let (reply_tx, replies) = channel::<Reply>();
+        let (jobs, job_rx) = channel::<(Stamp, Job)>();
+        let (reply_tx, replies) = channel::<(Stamp, Reply)>();
         let cancel = Arc::new(AtomicBool::new(false));
         let live = Arc::new(Mutex::new(Live::default()));
         let (c, l) = (cancel.clone(), live.clone());
@@ -150,8 +172,9 @@ impl Worker {
                     live: l,
                     wake: Box::new(wake),
                 };
-                while let Ok(job) = job_rx.recv() {
+                while let Ok((stamp, job)) = job_rx.recv() {
                     engine.cancel.store(false, Ordering::SeqCst);
+                    let name = job.name();
                     // A panic inside the engine must not take the app down: report it instead.
                     let reply =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.run(job)))
@@ -161,10 +184,10 @@ impl Worker {
                                     .cloned()
                                     .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                                     .unwrap_or_else(|| "unknown error".into());
-                                Reply::Failed(format!("internal error: {msg}"))
+                                Reply::Failed(format!("internal error in {name}: {msg}"))
                             });
-                    *engine.live.lock().expect("live lock") = Live::default();
-                    if reply_tx.send(reply).is_err() {
+                    *lock(&engine.live) = Live::default();
+                    if reply_tx.send((stamp, reply)).is_err() {
                         break;
                     }
                     (engine.wake)();
@@ -180,8 +203,8 @@ impl Worker {
         }
     }
 
-    pub fn submit(&mut self, job: Job) {
-        if self.jobs.send(job).is_ok() {
+    pub fn submit(&mut self, stamp: Stamp, job: Job) {
+        if self.jobs.send((stamp, job)).is_ok() {
             self.pending += 1;
         }
     }
@@ -196,12 +219,12 @@ impl Worker {
     }
 
     pub fn live(&self) -> Live {
-        self.live.lock().expect("live lock").clone()
+        lock(&self.live).clone()
     }
 
-    /// Finished jobs since the last call.
-    pub fn poll(&mut self) -> Vec<Reply> {
-        let replies: Vec<Reply> = self.replies.try_iter().collect();
+    /// Finished jobs since the last call, with their stamps.
+    pub fn poll(&mut self) -> Vec<(Stamp, Reply)> {
+        let replies: Vec<(Stamp, Reply)> = self.replies.try_iter().collect();
         self.pending -= replies.len().min(self.pending);
         replies
     }
@@ -217,7 +240,7 @@ struct Engine {
 
 impl Engine {
     fn begin(&self, task: impl Into<String>, total: usize) {
-        *self.live.lock().expect("live lock") = Live {
+        *lock(&self.live) = Live {
             task: task.into(),
             total,
             ..Live::default()
@@ -287,7 +310,12 @@ impl Engine {
                 .and_then(|a| RnaModel::new(ModelConfig::cifar10(a), 0, &device.device)),
         }
         .map_err(|e| e.to_string())?;
+        let card = match &source {
+            ModelSource::File(path) => super::sidebar::card_accuracies(path),
+            ModelSource::Untrained(_) => Vec::new(),
+        };
         let info = ModelInfo {
+            card,
             source,
             config: model.config().clone(),
             space: model.path_space().clone(),
@@ -317,7 +345,7 @@ impl Engine {
             config,
             query_paths,
             &mut |step, x, total| {
-                let mut live = self.live.lock().expect("live lock");
+                let mut live = lock(&self.live);
                 if first {
                     live.task = task.to_string();
                     first = false;
@@ -378,7 +406,7 @@ impl Engine {
         let x = batch_to_tensor(input, model.device());
         transfer_matrix(model, &x, &[label], paths, config, &mut |done, total| {
             {
-                let mut live = self.live.lock().expect("live lock");
+                let mut live = lock(&self.live);
                 live.done = done;
                 live.total = total;
             }

@@ -147,8 +147,8 @@ impl ImageAttack {
         space: &PathSpace,
         context: &ReportContext<'_>,
     ) -> Value {
-        let names = &model.class_names;
-        let classes = names.len();
+        let classes = model.class_names.len();
+        let name = |c: usize| model.class_names.get(c).map_or("?", String::as_str);
         json!({
             "image": context.image,
             "model": context.model,
@@ -157,15 +157,15 @@ impl ImageAttack {
             "attack": self.config,
             "protocol": describe_attack(&self.config),
             "true_label": self.label,
-            "true_label_name": names[self.label],
+            "true_label_name": name(self.label),
             "label_source": if self.label_given { "given" } else { "majority vote on the clean image" },
             "attack_path": space.format(&self.attack_path),
             "defender_path": space.format(&self.defender_path),
             "defender_prediction": {
                 "float": self.float_prediction,
                 "eight_bit": self.eight_bit_prediction,
-                "float_name": names[self.float_prediction],
-                "eight_bit_name": names[self.eight_bit_prediction],
+                "float_name": name(self.float_prediction),
+                "eight_bit_name": name(self.eight_bit_prediction),
                 "rounding_changes_outcome": self.float_prediction != self.eight_bit_prediction,
             },
             "cancelled": self.cancelled,

@@ -105,10 +105,12 @@ pub fn run_attack(
                 targeted,
                 SeededRng::derive(config.seed ^ ((restart * 8 + stage) as u64), "attack-paths"),
             );
+            let mut stopped = false;
             let mut hook = |step: usize, xi: &Tensor<4>, eval: &StepEval| {
                 let t = trace::trace_step(offset + step, x, xi, eval, label0);
                 let go = progress(&t, xi, total);
                 trace.push(t);
+                stopped |= !go;
                 go
             };
             let x_run = if config.is_apgd() {
@@ -125,7 +127,7 @@ pub fn run_attack(
             } else {
                 pgd::run(&config.pgd(), x, &mut objective, &mut noise, &mut hook)
             };
-            cancelled = trace.len() < offset + config.steps;
+            cancelled = stopped;
             let eval = objective.evaluate(x_run.clone(), config.steps);
             let objective_value: Vec<f32> = eval
                 .loss

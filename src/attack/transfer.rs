@@ -44,8 +44,9 @@ fn bin(share: f64) -> usize {
         .unwrap_or(3)
 }
 
-/// Runs the K×K experiment on a batch `x` with `labels`. `progress(i, K)` is called after each
-/// source path and may return false to stop (the matrix then has fewer rows).
+/// Runs the K×K experiment on a batch `x` with `labels`. `progress(i, K)` is called with the
+/// number of finished rows at every attack iteration and may return false to stop: the matrix
+/// then holds the finished rows only.
 pub fn transfer_matrix(
     model: &RnaModel,
     x: &Tensor<4>,
@@ -62,7 +63,10 @@ pub fn transfer_matrix(
         let mut config = attack.clone();
         config.policy = PathPolicy::Fixed;
         config.path = Some(source.to_string());
-        let result = run_attack(model, x, labels, &config, &mut |_, _, _| true)?;
+        let result = run_attack(model, x, labels, &config, &mut |_, _, _| progress(i, k))?;
+        if result.cancelled {
+            break;
+        }
         // All K targets in one batched pass: copy j of the batch runs path j.
         let batch = result.x_adv.repeat_dim(0, k);
         let per_sample: Vec<Path> = paths

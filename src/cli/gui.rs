@@ -62,6 +62,7 @@ pub fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
         device,
         frame_stats: args.frame_stats,
         fresh_settings: args.fresh_settings,
+        ..AppOptions::default()
     })
     .map_err(anyhow::Error::msg)
 }
