@@ -24,7 +24,7 @@ use egui::{Key, RichText, Ui};
 
 use crate::attack::image::ReportContext;
 use crate::colormap;
-use crate::data::preprocess::{decode_image, load_image, save_png};
+use crate::data::preprocess::{decode_image, load_image, save_png, write_png};
 use crate::device::DeviceChoice;
 use crate::model::file::write_atomically;
 
@@ -547,7 +547,10 @@ impl RnaLensApp {
         if let Some(path) = save_dialog("heatmap.png", "png") {
             let result = image::RgbaImage::from_raw(256, 256, rgba)
                 .ok_or_else(|| "heatmap buffer has the wrong size".to_string())
-                .and_then(|img| img.save(&path).map_err(|e| e.to_string()));
+                .and_then(|img| {
+                    write_png(&image::DynamicImage::ImageRgba8(img), &path)
+                        .map_err(|e| e.to_string())
+                });
             match result {
                 Ok(()) => self.info(format!("Saved {}", path.display())),
                 Err(e) => self.error(format!("{}: {e}", path.display())),
@@ -734,10 +737,9 @@ impl RnaLensApp {
 fn save_screenshot(image: &egui::ColorImage, path: &std::path::Path) -> Result<(), String> {
     let [w, h] = image.size;
     let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
-    image::RgbaImage::from_raw(w as u32, h as u32, bytes)
-        .ok_or_else(|| "bad screenshot buffer".to_string())?
-        .save(path)
-        .map_err(|e| e.to_string())
+    let image = image::RgbaImage::from_raw(w as u32, h as u32, bytes)
+        .ok_or_else(|| "bad screenshot buffer".to_string())?;
+    write_png(&image::DynamicImage::ImageRgba8(image), path).map_err(|e| e.to_string())
 }
 
 fn save_dialog(name: &str, extension: &str) -> Option<PathBuf> {

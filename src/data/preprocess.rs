@@ -218,8 +218,18 @@ pub fn input_to_rgb_image(input: &[u8]) -> RgbImage {
 }
 
 /// Saves a planar model input (e.g. an adversarial example) as a lossless 32×32 PNG.
-pub fn save_png(input: &[u8], path: &Path) -> Result<(), ImageError> {
-    input_to_rgb_image(input).save_with_format(path, ImageFormat::Png)
+pub fn save_png(input: &[u8], path: &Path) -> io::Result<()> {
+    write_png(&DynamicImage::ImageRgb8(input_to_rgb_image(input)), path)
+}
+
+/// Encodes a PNG in memory, then writes it atomically: a failed export (disk full, read-only
+/// folder) leaves no half-written file behind.
+pub fn write_png(image: &DynamicImage, path: &Path) -> io::Result<()> {
+    let mut bytes = Cursor::new(Vec::new());
+    image
+        .write_to(&mut bytes, ImageFormat::Png)
+        .map_err(io::Error::other)?;
+    crate::model::file::write_atomically(path, bytes.get_ref()).map_err(io::Error::other)
 }
 
 #[cfg(test)]
@@ -529,5 +539,13 @@ mod tests {
         let path = scratch.path().join("adv.png");
         save_png(&input, &path).unwrap();
         assert_eq!(load_image(&path).unwrap().input, input);
+        let entries = std::fs::read_dir(scratch.path()).unwrap().count();
+        assert_eq!(entries, 1, "no temporary file is left behind");
+
+        // A folder that does not exist: an error, and nothing written anywhere.
+        let missing = scratch.path().join("no-such-dir").join("adv.png");
+        assert!(save_png(&input, &missing).is_err());
+        assert!(!missing.exists());
+        assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 1);
     }
 }
