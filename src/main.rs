@@ -6,12 +6,23 @@ use clap::Parser;
 
 fn main() {
     quiet_graphics_drivers();
+    exit_quietly_on_closed_pipe();
     let args = cli::Cli::parse();
     if let Err(e) = cli::run(args) {
         // One line, non-zero exit: errors are for people and for scripts.
         let msg = format!("{e:#}").replace('\n', " ");
         eprintln!("error: {msg}");
         std::process::exit(1);
+    }
+}
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`rna-lens info --json | head`) would
+/// panic; the default action ends the process quietly, as command-line tools do.
+fn exit_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
