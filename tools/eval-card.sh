@@ -17,15 +17,17 @@ limit() { [ -n "$1" ] && echo "--limit $1"; true; }
 random=$($bin info --model "$model" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(len(d["candidates"]) > 1 and len(d["random_layers"]) > 0))')
 eval_json() { $bin eval --model "$model" --data "$data" --seed "$seed" --json "$@"; }
 
+# The stages run side by side, one process each (burn's CPU backend keeps about one core busy).
 if [ "$random" = 1 ]; then
-  eval_json --preset natural,fgsm,pgd20,mifgsm > "$out/1.json"
-  eval_json --preset eot-pgd20 $(limit "$eot_limit") > "$out/2.json"
-  eval_json --preset pgd20-fixed > "$out/3.json"
-  [ "$aa_limit" != 0 ] && eval_json --preset autoattack-rand --limit "$aa_limit" > "$out/4.json"
+  eval_json --preset natural,fgsm,pgd20,mifgsm > "$out/1.json" &
+  eval_json --preset eot-pgd20 $(limit "$eot_limit") > "$out/2.json" &
+  eval_json --preset pgd20-fixed > "$out/3.json" &
+  [ "$aa_limit" != 0 ] && eval_json --preset autoattack-rand --limit "$aa_limit" > "$out/4.json" &
 else
-  eval_json --preset natural,fgsm,pgd20,mifgsm > "$out/1.json"
-  [ "$aa_limit" != 0 ] && eval_json --attack autoattack-rand --policy fixed --limit "$aa_limit" > "$out/4.json"
+  eval_json --preset natural,fgsm,pgd20,mifgsm > "$out/1.json" &
+  [ "$aa_limit" != 0 ] && eval_json --attack autoattack-rand --policy fixed --limit "$aa_limit" > "$out/4.json" &
 fi
+for job in $(jobs -p); do wait "$job"; done
 
 python3 - "$model" "$out"/*.json <<'PY'
 import json, sys
