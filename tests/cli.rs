@@ -216,6 +216,52 @@ fn attack_writes_images_and_a_report() {
         .flat_map(|(a, b)| (0..3).map(move |c| (a[c] as i32 - b[c] as i32).abs()))
         .max();
     assert!(max.unwrap() <= 8 && max.unwrap() > 0, "{max:?}");
+
+    // The report replays: the same settings (seed included) give the same adversarial image.
+    let replay = scratch("attack-replay");
+    let report_file = out.join("report.json");
+    stdout(&rna_lens(&[
+        "attack",
+        "--arch",
+        "resnet20",
+        "--device",
+        "cpu",
+        "--image",
+        SAMPLE,
+        "--settings",
+        report_file.to_str().unwrap(),
+        "--paths",
+        "16",
+        "--label",
+        "cat",
+        "--out",
+        replay.to_str().unwrap(),
+    ]));
+    let replayed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(replay.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(replayed["attack"], report["attack"]);
+    assert_eq!(
+        std::fs::read(replay.join("adversarial.png")).unwrap(),
+        std::fs::read(out.join("adversarial.png")).unwrap()
+    );
+    // Settings and flags do not mix: a replay is the whole configuration.
+    let mixed = rna_lens(&[
+        "attack",
+        "--arch",
+        "resnet20",
+        "--image",
+        SAMPLE,
+        "--settings",
+        report_file.to_str().unwrap(),
+        "--eps",
+        "4",
+        "--out",
+        replay.to_str().unwrap(),
+    ]);
+    assert!(!mixed.status.success());
+    assert!(String::from_utf8_lossy(&mixed.stderr).contains("cannot be used with"));
+    std::fs::remove_dir_all(replay).unwrap();
     std::fs::remove_dir_all(out).unwrap();
 }
 

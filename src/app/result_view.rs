@@ -384,7 +384,7 @@ pub fn trace_plots(ui: &mut Ui, id: &str, result: &crate::attack::image::ImageAt
                     );
                 }
                 plot.line(Line::new("loss", loss).color(egui::Color32::from_rgb(219, 68, 55)));
-                plot.vline(VLine::new("step", step as f64));
+                plot.vline(VLine::new("shown step", step as f64).color(egui::Color32::GRAY));
             });
         Plot::new(format!("{id}-margin"))
             .height(height)
@@ -392,7 +392,7 @@ pub fn trace_plots(ui: &mut Ui, id: &str, result: &crate::attack::image::ImageAt
             .x_axis_label("iteration")
             .show(&mut cols[1], |plot| {
                 plot.line(Line::new("margin (true − best other)", margin));
-                plot.vline(VLine::new("step", step as f64));
+                plot.vline(VLine::new("shown step", step as f64).color(egui::Color32::GRAY));
             });
     });
 }

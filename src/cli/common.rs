@@ -59,6 +59,11 @@ pub fn untrained_warning(model: &RnaModel) -> Option<&'static str> {
 /// Attack settings on the command line; unset values take the attack's preset.
 #[derive(Args, Clone, Debug)]
 pub struct AttackArgs {
+    /// Take every attack setting (seed included) from a JSON file: a `report.json` written by
+    /// `attack` or by the app (its `attack` object), or such an object on its own. Replays a run.
+    #[arg(long, conflicts_with_all = ["eps", "alpha", "steps", "restarts", "random_start",
+        "no_random_start", "loss", "target", "policy", "path"])]
+    pub settings: Option<PathBuf>,
     /// fgsm, pgd, pgd-l2, mifgsm, apgd-ce, apgd-dlr or autoattack-rand.
     #[arg(long, default_value = "pgd")]
     pub attack: String,
@@ -96,6 +101,9 @@ pub struct AttackArgs {
 
 impl AttackArgs {
     pub fn config(&self, model: &RnaModel) -> anyhow::Result<AttackConfig> {
+        if let Some(file) = &self.settings {
+            return settings_from_file(file, model);
+        }
         let kind: AttackKind = self.attack.parse().map_err(anyhow::Error::msg)?;
         let mut c = AttackConfig::preset(kind);
         let budget =
@@ -136,6 +144,24 @@ impl AttackArgs {
             .map_err(anyhow::Error::msg)?;
         Ok(c)
     }
+}
+
+/// Attack settings saved in a report (its `attack` object) or on their own, checked against
+/// the model as if they had been typed.
+fn settings_from_file(file: &std::path::Path, model: &RnaModel) -> anyhow::Result<AttackConfig> {
+    let text = std::fs::read_to_string(file).with_context(|| file.display().to_string())?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", file.display()))?;
+    let settings = json.get("attack").cloned().unwrap_or(json);
+    let config: AttackConfig = serde_json::from_value(settings)
+        .with_context(|| format!("{}: no attack settings", file.display()))?;
+    if let Some(p) = &config.path {
+        model.path_space().parse(p)?;
+    }
+    config
+        .validate(model.num_classes())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    Ok(config)
 }
 
 /// A class given by name (case-insensitive) or index.
