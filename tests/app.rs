@@ -326,3 +326,41 @@ fn gallery_labels_are_ignored_for_a_model_with_other_classes() {
         .expect("the attack runs on the vote");
     assert!(run.result.label < 3 && !run.result.label_given);
 }
+
+/// A file dropped onto the window, as the windowing layer hands it over.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn dropping_a_file_on_the_window_opens_it_and_a_bad_one_is_refused() {
+    let dir = scratch("drop");
+    let mut h = harness(options(model_file(&dir)));
+    wait_idle(&mut h);
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/samples/cifar10_11_9.png");
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(sample)));
+    wait_idle(&mut h);
+    let image = h.state().session().image.as_ref().unwrap();
+    assert_eq!(image.name, "cifar10_11_9.png", "{:?}", h.state().message());
+    assert_eq!(image.label, None, "a dropped file carries no label");
+    let before = image.input.clone();
+
+    let bad = dir.join("empty.png");
+    std::fs::write(&bad, b"").unwrap();
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(bad)));
+    wait_idle(&mut h);
+    assert!(h.state().message().unwrap().contains("empty.png"));
+    assert_eq!(h.state().session().image.as_ref().unwrap().input, before);
+}
