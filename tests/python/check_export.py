@@ -1,5 +1,5 @@
 """Checks that PyTorch reads a file written by `rna-lens export` exactly: strict state-dict
-loading into the reference model of make_parity_fixture.py, and the fixture's logits.
+loading into the reference model of rna_torch.py, and the fixture's logits.
 
 Run: rna-lens import --from tests/fixtures/rna_resnet18_w8.pth --out m.safetensors
      rna-lens export --model m.safetensors --to exported.pth
@@ -12,7 +12,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from make_parity_fixture import ResNet  # noqa: E402
+from rna_torch import ResNet  # noqa: E402
 
 state = torch.load(sys.argv[1], map_location="cpu", weights_only=True)
 model = ResNet()
