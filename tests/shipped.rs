@@ -34,18 +34,11 @@ fn each_shipped_model_has_a_card_with_every_protocol_and_its_sample_size() {
     for (name, protocols) in [
         (
             "rna-resnet20.eval.json",
-            &[
-                "natural",
-                "fgsm",
-                "pgd20",
-                "mifgsm",
-                "pgd20-fixed",
-                "eot-pgd20",
-            ][..],
+            &["natural", "fgsm", "pgd20", "mifgsm", "pgd20-fixed"][..],
         ),
         (
             "bn-resnet20.eval.json",
-            &["natural", "fgsm", "pgd20", "mifgsm"][..],
+            &["natural", "fgsm", "pgd20", "mifgsm", "autoattack-rand"][..],
         ),
     ] {
         let card: serde_json::Value =
