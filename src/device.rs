@@ -59,7 +59,7 @@ pub fn adapters() -> &'static [AdapterSummary] {
     ADAPTERS.get_or_init(|| {
         let instance =
             wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        pollster_block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+        block_on(instance.enumerate_adapters(wgpu::Backends::all()))
             .into_iter()
             .map(|a| {
                 let info = a.get_info();
@@ -73,8 +73,9 @@ pub fn adapters() -> &'static [AdapterSummary] {
     })
 }
 
-/// A tiny executor for wgpu's enumeration future, which completes without real waiting on native.
-fn pollster_block_on<F: std::future::Future>(future: F) -> F::Output {
+/// A tiny executor for wgpu's futures (adapter and device requests, buffer mapping), which
+/// complete without real waiting on native.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     use std::task::{Context, Poll, Waker};
     let mut future = std::pin::pin!(future);
     let mut cx = Context::from_waker(Waker::noop());

@@ -15,6 +15,7 @@ use rna_lens::app::heatmap::{
     HeatmapCallback, HeatmapInput, HeatmapPipeline, heatmap_shape, install, render_offscreen,
 };
 use rna_lens::colormap::{Colormap, HeatmapMode, HeatmapParams, render_heatmap};
+use rna_lens::device::block_on;
 use rna_lens::rng::SeededRng;
 
 const WIDTH: usize = 13;
@@ -41,18 +42,6 @@ fn device() -> Option<(wgpu::Device, wgpu::Queue)> {
         block_on(adapter.request_device(&Default::default()))
             .unwrap_or_else(|e| panic!("no device on {}: {e}", info.name)),
     )
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::task::{Context, Poll, Waker};
-    let mut future = std::pin::pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-        std::thread::yield_now();
-    }
 }
 
 /// Planar δ in ±1.5ε (so a third of it clamps) with a few exact zeros, and a planar image.

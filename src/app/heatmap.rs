@@ -15,6 +15,7 @@ use eframe::egui_wgpu;
 use eframe::wgpu;
 
 use crate::colormap::{Colormap, HeatmapMode, HeatmapParams};
+use crate::device::block_on;
 
 const SHADER: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/heatmap.wgsl"));
 
@@ -614,17 +615,4 @@ impl egui_wgpu::CallbackTrait for HeatmapCallback {
 /// The shape that paints `callback` into `rect`.
 pub fn heatmap_shape(rect: egui::Rect, callback: HeatmapCallback) -> egui::Shape {
     egui::Shape::Callback(egui_wgpu::Callback::new_paint_callback(rect, callback))
-}
-
-/// Drives a wgpu future to completion; on native they resolve without waiting on anything.
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::task::{Context, Poll, Waker};
-    let mut future = std::pin::pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-        std::thread::yield_now();
-    }
 }
