@@ -43,6 +43,14 @@ fn harness(options: AppOptions) -> Harness<'static, RnaLensApp> {
         .build_eframe(move |cc| RnaLensApp::new(cc, options))
 }
 
+/// The app on a fresh test model, with the model loaded; also returns the scratch folder.
+fn ready(name: &str) -> (PathBuf, Harness<'static, RnaLensApp>) {
+    let dir = scratch(name);
+    let mut h = harness(options(model_file(&dir)));
+    wait_idle(&mut h);
+    (dir, h)
+}
+
 /// Steps frames until the worker is idle, like a user waiting for a result.
 fn wait_idle(h: &mut Harness<'_, RnaLensApp>) {
     let start = Instant::now();
@@ -62,9 +70,7 @@ fn wait_idle(h: &mut Harness<'_, RnaLensApp>) {
 
 #[test]
 fn a_user_attacks_a_gallery_image_and_reads_the_result() {
-    let dir = scratch("attack");
-    let mut h = harness(options(model_file(&dir)));
-    wait_idle(&mut h);
+    let (_, mut h) = ready("attack");
     assert!(
         h.state().session().model.is_some(),
         "{:?}",
@@ -158,9 +164,7 @@ fn clicking_a_path_cell_pins_it_and_resampling_keeps_it() {
 
 #[test]
 fn cancel_stops_a_long_attack_within_an_iteration() {
-    let dir = scratch("cancel");
-    let mut h = harness(options(model_file(&dir)));
-    wait_idle(&mut h);
+    let (_, mut h) = ready("cancel");
     h.state_mut().settings_mut().attack.steps = 1000;
     h.get_by_label("Run").click();
     let start = Instant::now();
@@ -183,9 +187,7 @@ fn cancel_stops_a_long_attack_within_an_iteration() {
 
 #[test]
 fn bad_files_give_a_message_and_keep_what_was_there() {
-    let dir = scratch("bad");
-    let mut h = harness(options(model_file(&dir)));
-    wait_idle(&mut h);
+    let (dir, mut h) = ready("bad");
     let image_before = h.state().session().image.as_ref().unwrap().input.clone();
 
     let not_an_image = dir.join("notes.png");
@@ -251,9 +253,7 @@ fn the_attack_view_matches_its_snapshot() {
 
 #[test]
 fn the_app_opens_an_official_pytorch_checkpoint() {
-    let dir = scratch("pth");
-    let mut h = harness(options(model_file(&dir)));
-    wait_idle(&mut h);
+    let (_, mut h) = ready("pth");
     let fixture =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rna_resnet18_w8.pth");
     h.state_mut()
@@ -278,9 +278,7 @@ fn the_app_opens_an_official_pytorch_checkpoint() {
 
 #[test]
 fn a_result_computed_for_the_previous_image_is_not_shown_for_the_new_one() {
-    let dir = scratch("stale");
-    let mut h = harness(options(model_file(&dir)));
-    wait_idle(&mut h);
+    let (_, mut h) = ready("stale");
     h.state_mut().settings_mut().attack.steps = 30;
     h.get_by_label("Run").click();
     h.step();
@@ -342,9 +340,7 @@ impl egui::DroppedFile for Dropped {
 
 #[test]
 fn dropping_a_file_on_the_window_opens_it_and_a_bad_one_is_refused() {
-    let dir = scratch("drop");
-    let mut h = harness(options(model_file(&dir)));
-    wait_idle(&mut h);
+    let (dir, mut h) = ready("drop");
     let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/samples/cifar10_11_9.png");
     h.input_mut()
         .dropped_files
