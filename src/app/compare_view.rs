@@ -6,7 +6,7 @@ use egui::{RichText, Ui, Vec2};
 use crate::attack::image::ImageAttack;
 use crate::colormap::HeatmapParams;
 
-use super::result_view::{HeatmapStyle, delta_between, heatmap_ui, trace_plots};
+use super::result_view::{HeatmapStyle, heatmap_ui, trace_plots};
 use super::session::{Action, Session};
 use super::widgets::Textures;
 use super::worker::ModelInfo;
@@ -34,7 +34,7 @@ fn side_ui(
     ui.horizontal(|ui| {
         let t = textures.planar(ui, &format!("compare-adv-{key}"), &attack.adversarial, 32);
         ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(128.0)));
-        let delta = delta_between(&attack.adversarial, &attack.clean);
+        let delta = attack.delta();
         heatmap_ui(ui, 10 + key, &delta, &attack.clean, style, textures);
     });
     let fooled = attack.eight_bit_prediction != attack.label;

@@ -32,7 +32,7 @@ use attack_panel::AttackPanel;
 use compare_view::CompareView;
 use ensemble_view::EnsembleView;
 use path_view::PathView;
-use result_view::{ResultView, delta_between};
+use result_view::ResultView;
 use session::{Action, CurrentImage, Session};
 use settings::{Settings, View};
 use sidebar::{Gallery, ImagePanel, ModelPanel};
@@ -541,7 +541,7 @@ impl RnaLensApp {
         let Some(run) = &self.session.attack else {
             return;
         };
-        let delta = delta_between(&run.result.adversarial, &run.result.clean);
+        let delta = run.result.delta();
         let rgba =
             colormap::render_heatmap(&delta, &run.result.clean, 32, 32, 8, &self.settings.heatmap);
         if let Some(path) = save_dialog("heatmap.png", "png") {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use egui::{RichText, Ui, Vec2};
 use egui_plot::{FilledArea, Legend, Line, Plot, PlotPoints, VLine};
 
+use crate::attack::image::{amplified, delta_between};
 use crate::colormap::{self, Colormap, HeatmapMode, HeatmapParams};
 
 use super::heatmap::{HeatmapCallback, HeatmapInput, heatmap_shape};
@@ -154,25 +155,7 @@ pub fn pixel_scale(result: &crate::attack::image::ImageAttack) -> f32 {
     }
 }
 
-/// δ in pixel units between two planar 8-bit images.
-pub fn delta_between(adversarial: &[u8], clean: &[u8]) -> Vec<f32> {
-    adversarial
-        .iter()
-        .zip(clean)
-        .map(|(&a, &c)| (f32::from(a) - f32::from(c)) / 255.0)
-        .collect()
-}
-
-/// The perturbation around mid-grey, scaled so that ±ε reaches black and white.
-pub fn amplified(delta: &[f32], eps: f32) -> Vec<u8> {
-    delta
-        .iter()
-        .map(|d| ((0.5 + 0.5 * d / eps.max(1e-12)).clamp(0.0, 1.0) * 255.0).round() as u8)
-        .collect()
-}
-
 impl ResultView {
-    #[allow(clippy::too_many_arguments)]
     pub fn ui(
         &mut self,
         ui: &mut Ui,

@@ -62,6 +62,24 @@ pub fn first_image_floats(x: &Tensor<4>) -> Vec<f32> {
         .expect("f32 data")
 }
 
+/// δ in pixel units between two planar 8-bit images.
+pub fn delta_between(adversarial: &[u8], clean: &[u8]) -> Vec<f32> {
+    adversarial
+        .iter()
+        .zip(clean)
+        .map(|(&a, &c)| (f32::from(a) - f32::from(c)) / 255.0)
+        .collect()
+}
+
+/// A perturbation shown around mid-grey, per channel, scaled so that ±`scale` (pixel units)
+/// reaches black and white.
+pub fn amplified(delta: &[f32], scale: f32) -> Vec<u8> {
+    delta
+        .iter()
+        .map(|d| ((0.5 + 0.5 * d / scale.max(1e-12)).clamp(0.0, 1.0) * 255.0).round() as u8)
+        .collect()
+}
+
 /// Attacks the 8-bit planar `input` with `config`. Without a `label`, the true label is the
 /// majority vote of `query_paths` paths on the clean image.
 pub fn attack_image(
@@ -123,20 +141,12 @@ impl ImageAttack {
 
     /// The perturbation of the saved (8-bit) image, in pixel units, planar.
     pub fn delta(&self) -> Vec<f32> {
-        self.adversarial
-            .iter()
-            .zip(&self.clean)
-            .map(|(&a, &c)| (f32::from(a) - f32::from(c)) / 255.0)
-            .collect()
+        delta_between(&self.adversarial, &self.clean)
     }
 
     /// The perturbation around mid-grey, per channel: −ε black, +ε white.
     pub fn perturbation_image(&self) -> Vec<u8> {
-        let eps = self.config.eps.max(1e-12) as f32;
-        self.delta()
-            .iter()
-            .map(|d| ((0.5 + 0.5 * d / eps).clamp(0.0, 1.0) * 255.0).round() as u8)
-            .collect()
+        amplified(&self.delta(), self.config.eps as f32)
     }
 
     /// The JSON report the CLI writes as `report.json`; `rna-lens attack` replays its `attack`
