@@ -1,14 +1,14 @@
 //! What many sampled paths say about one input, computed in batched per-sample-path passes.
 
-use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
+use burn::tensor::{Int, Tensor, TensorData};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::model::{Path, RnaModel};
 
 /// Paths evaluated per forward pass; bounds memory for large ensembles.
-pub const CHUNK: usize = 256;
-
+pub const CHUNK: usize = 64;
 /// Each path's prediction for one input.
 #[derive(Clone, Debug, Serialize)]
 pub struct PathPrediction {
@@ -60,19 +60,31 @@ impl Proportion {
     }
 }
 
-/// Logits of `image` (`[3, H, W]`, in [0, 1]) under every path, `CHUNK` paths per batched pass.
+/// Logits of `image` (`[3, H, W]`, in [0, 1]) under every path. Paths are evaluated in sorted
+/// order, `CHUNK` per pass, so that each pass shares as many path prefixes as possible.
 pub fn path_logits(model: &RnaModel, image: &Tensor<3>, paths: &[Path]) -> Tensor<2> {
-    let chunks: Vec<Tensor<2>> = paths
-        .chunks(CHUNK)
+    let mut order: Vec<usize> = (0..paths.len()).collect();
+    order.sort_by(|&a, &b| paths[a].choices().cmp(paths[b].choices()));
+    let x = image.clone().unsqueeze_dim::<4>(0);
+    // Chunks run side by side: much of a pass is single-threaded work between convolutions.
+    let chunks: Vec<Tensor<2>> = order
+        .par_chunks(CHUNK)
         .map(|chunk| {
-            let batch = image
-                .clone()
-                .unsqueeze_dim::<4>(0)
-                .repeat_dim(0, chunk.len());
-            model.forward_paths(batch, chunk)
+            let sorted: Vec<Path> = chunk.iter().map(|&i| paths[i].clone()).collect();
+            model.forward_shared(x.clone(), &sorted)
         })
         .collect();
-    Tensor::cat(chunks, 0)
+    // Row j of the sorted result is path order[j]; put row order[j] back at position order[j].
+    let mut position = vec![0i64; paths.len()];
+    for (j, &i) in order.iter().enumerate() {
+        position[i] = j as i64;
+    }
+    let device = image.device();
+    let n = position.len();
+    Tensor::cat(chunks, 0).select(
+        0,
+        Tensor::<1, Int>::from_data(TensorData::new(position, [n]), &device),
+    )
 }
 
 /// Per-path predictions of one input.

@@ -5,6 +5,7 @@
 //! own path under `fixed`, an independently drawn one otherwise. Every batch draws its paths
 //! from the seed and its index, so a run is reproducible and any batch can be replayed alone.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::attack::{AttackConfig, AttackKind, PathPolicy, attack_paths, run_attack};
@@ -118,24 +119,43 @@ pub fn evaluate(
     let started = std::time::Instant::now();
     let total = data.len();
     let device = model.device().clone();
+    let batch_size = batch_size.max(1);
+    let starts: Vec<(usize, usize)> = (0..total).step_by(batch_size).enumerate().collect();
+    // As many batches side by side as there are threads: much of a pass is single-threaded
+    // work between convolutions. Results do not depend on it (each batch has its own seed).
+    let side_by_side = rayon::current_num_threads().max(1);
     let (mut natural, mut robust, mut done) = (0usize, 0usize, 0usize);
-    for (index, start) in (0..total).step_by(batch_size.max(1)).enumerate() {
-        let indices: Vec<usize> = (start..(start + batch_size).min(total)).collect();
-        let x = data.to_tensor(&indices, &device);
-        let labels: Vec<usize> = indices
-            .iter()
-            .map(|&i| usize::from(data.labels[i]))
+    'groups: for group in starts.chunks(side_by_side) {
+        let counts: Vec<Result<(usize, usize, usize), String>> = group
+            .par_iter()
+            .map(|&(index, start)| {
+                let indices: Vec<usize> = (start..(start + batch_size).min(total)).collect();
+                let x = data.to_tensor(&indices, &device);
+                let labels: Vec<usize> = indices
+                    .iter()
+                    .map(|&i| usize::from(data.labels[i]))
+                    .collect();
+                let batch = config.for_batch(index);
+                let (_, defender) = attack_paths(model, &batch)?;
+                let natural = count_correct(model, x.clone(), &defender, &labels);
+                let robust = match config.attack {
+                    Some(_) => {
+                        let result = run_attack(model, &x, &labels, &batch, &mut |_, _, _| true)?;
+                        count_correct(model, result.x_adv, &result.defender_path, &labels)
+                    }
+                    None => 0,
+                };
+                Ok((natural, robust, indices.len()))
+            })
             .collect();
-        let batch = config.for_batch(index);
-        let (_, defender) = attack_paths(model, &batch)?;
-        natural += count_correct(model, x.clone(), &defender, &labels);
-        if config.attack.is_some() {
-            let result = run_attack(model, &x, &labels, &batch, &mut |_, _, _| true)?;
-            robust += count_correct(model, result.x_adv, &result.defender_path, &labels);
-        }
-        done += indices.len();
-        if !progress(done, total) {
-            break;
+        for count in counts {
+            let (n, r, len) = count?;
+            natural += n;
+            robust += r;
+            done += len;
+            if !progress(done, total) {
+                break 'groups;
+            }
         }
     }
     let frac = |n: usize| {

@@ -1,11 +1,12 @@
 //! rna-lens: the engine behind the app and the command-line tool.
 //!
 //! Models and paths ([`model`]), attacks and path policies ([`attack`]), the path ensemble
-//! ([`ensemble`]), evaluation ([`eval`]), adversarial training ([`train`]), PyTorch interchange ([`interop`]),
+//! ([`ensemble`]), evaluation ([`eval`]), adversarial training ([`train`]), PyTorch interchange ([`interop`]), timings ([`bench`]),
 //! data ([`data`]) and device choice ([`device`]). Nothing here knows about the GUI.
 
 pub mod app;
 pub mod attack;
+pub mod bench;
 pub mod colormap;
 pub mod data;
 pub mod device;

@@ -5,14 +5,54 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    keep_freed_tensors_in_the_heap();
     quiet_graphics_drivers();
     exit_quietly_on_closed_pipe();
-    let args = cli::Cli::parse();
+    let args = cli::Cli::try_parse().unwrap_or_else(|e| exit_on_usage_error(e));
     if let Err(e) = cli::run(args) {
         // One line, non-zero exit: errors are for people and for scripts.
         let msg = format!("{e:#}").replace('\n', " ");
         eprintln!("error: {msg}");
         std::process::exit(1);
+    }
+}
+
+/// Help and version go to stdout as clap formats them; a usage error is one line, like every
+/// other error, with the exit code clap uses for usage errors.
+fn exit_on_usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    // The message is the first paragraph (it may list missing arguments on indented lines).
+    let rendered = e.to_string();
+    let message = rendered
+        .split("\n\n")
+        .next()
+        .unwrap_or("invalid arguments")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    eprintln!("error: {message} (see --help)");
+    std::process::exit(e.exit_code());
+}
+
+/// Tensors are large, short-lived buffers. By default glibc serves each from its own mapping
+/// and unmaps it when freed, so every pass pays page faults and zeroing to get memory back
+/// (training steps 30% slower, timings that depend on what ran before). Keeping freed memory
+/// in the heap makes it reusable at once.
+fn keep_freed_tensors_in_the_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: called first thing in main, before any other thread allocates.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
     }
 }
 

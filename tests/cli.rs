@@ -160,7 +160,67 @@ fn bad_input_gives_one_line_errors() {
         "info", "--arch", "resnet20", "--device", "tpu",
     ]));
     assert!(err.contains("unknown device"), "{err}");
+
+    // Usage errors from the argument parser are one line too.
+    let err = one_line_error(&rna_lens(&["info", "--arhc", "resnet20"]));
+    assert!(err.contains("--arhc"), "{err}");
+    let err = one_line_error(&rna_lens(&[
+        "attack", "--arch", "resnet20", "--image", SAMPLE, "--steps", "x",
+    ]));
+    assert!(err.contains("--steps"), "{err}");
+    let err = one_line_error(&rna_lens(&["attack", "--arch", "resnet20"]));
+    assert!(err.contains("--image"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bench_times_each_measurement_and_counts_flops() {
+    let out = stdout(&rna_lens(&[
+        "bench",
+        "--models",
+        "resnet20",
+        "--only",
+        "ensemble_batched,pgd20_fixed",
+        "--repeats",
+        "2",
+        "--threads",
+        "1",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["threads"], 1);
+    let model = &v["models"][0];
+    // The hand count of src/model/tests.rs.
+    assert_eq!(model["flops_per_image"], 81_626_368);
+    let measurements = model["measurements"].as_array().unwrap();
+    let names: Vec<&str> = measurements
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ensemble_batched", "pgd20_fixed"]);
+    for m in measurements {
+        let runs: Vec<f64> = m["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_f64().unwrap())
+            .collect();
+        assert_eq!(runs.len(), 2, "{m}");
+        assert!(runs.iter().all(|&r| r > 0.0 && r.is_finite()), "{m}");
+        let (lo, hi) = (runs[0].min(runs[1]), runs[0].max(runs[1]));
+        let median = m["seconds"].as_f64().unwrap();
+        assert!(lo <= median && median <= hi, "{m}");
+        let gflops = m["gflops_per_s"].as_f64().unwrap();
+        assert!((gflops - m["flops"].as_f64().unwrap() / median / 1e9).abs() < 1e-6 * gflops);
+    }
+    // 1,024 paths of one forward each.
+    assert_eq!(
+        measurements[0]["flops"].as_f64().unwrap(),
+        1024.0 * 81_626_368.0
+    );
+
+    let err = one_line_error(&rna_lens(&["bench", "--only", "everything"]));
+    assert!(err.contains("unknown measurement 'everything'"), "{err}");
 }
 
 #[test]

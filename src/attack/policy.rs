@@ -6,6 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use burn::tensor::Tensor;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::loss::{LossKind, loss};
@@ -144,8 +145,9 @@ impl Objective for PathObjective<'_> {
     }
 }
 
-/// Mean over `paths` of the per-sample loss, and its gradient, in one batched pass: the batch
-/// is replicated once per path and each copy runs its own path. `sign` −1 descends the loss
+/// Mean over `paths` of the per-sample loss, and its gradient: the batch is replicated once per
+/// path and each copy runs its own path, in batched passes, one group of copies per thread
+/// (much of a pass is single-threaded work between convolutions). `sign` −1 descends the loss
 /// (targeted attacks); the reported loss is the raw loss either way.
 pub fn eot_evaluate(
     model: &RnaModel,
@@ -157,30 +159,40 @@ pub fn eot_evaluate(
 ) -> StepEval {
     let n = x.dims()[0];
     let k = paths.len();
-    let x_tracked = x.inner().autodiff().require_grad();
-    let logits = if k == 1 {
-        model.forward_path(x_tracked.clone(), &paths[0])
-    } else {
-        let batch = x_tracked.clone().repeat_dim(0, k);
-        let per_sample: Vec<Path> = paths
-            .iter()
-            .flat_map(|p| std::iter::repeat_n(p.clone(), n))
-            .collect();
-        model.forward_paths(batch, &per_sample)
-    };
-    let classes = logits.dims()[1];
-    let per_copy = loss(kind, logits.clone(), one_hot.clone().repeat_dim(0, k)).reshape([k, n]);
-    let mean = per_copy.clone().mean_dim(0).reshape([n]);
-    let grads = mean.clone().sum().mul_scalar(sign).backward();
-    let grad = x_tracked.grad(&grads).expect("input gradient");
+    let classes = model.num_classes();
+    let group = k.div_ceil(rayon::current_num_threads().clamp(1, k.max(1)));
+    // Per group of paths: per-copy losses [k_g, N], the group's share of the gradient, logits.
+    let parts: Vec<(Tensor<2>, Tensor<4>, Tensor<2>)> = paths
+        .par_chunks(group.max(1))
+        .map(|paths| {
+            let copies = paths.len();
+            let x_tracked = x.clone().inner().autodiff().require_grad();
+            let per_sample: Vec<Path> = paths
+                .iter()
+                .flat_map(|p| std::iter::repeat_n(p.clone(), n))
+                .collect();
+            let logits = model.forward_paths(x_tracked.clone().repeat_dim(0, copies), &per_sample);
+            let per_copy = loss(kind, logits.clone(), one_hot.clone().repeat_dim(0, copies))
+                .reshape([copies, n]);
+            let grads = per_copy
+                .clone()
+                .sum()
+                .mul_scalar(sign / k as f64)
+                .backward();
+            let grad = x_tracked.grad(&grads).expect("input gradient");
+            (per_copy.inner(), grad, logits.inner())
+        })
+        .collect();
+    let per_copy = Tensor::cat(parts.iter().map(|(l, _, _)| l.clone()).collect(), 0);
+    let grad = parts.iter().map(|(_, g, _)| g.clone()).reduce(Tensor::add);
+    let logits = Tensor::cat(parts.into_iter().map(|(_, _, o)| o).collect(), 0);
     StepEval {
-        loss: mean.inner(),
-        grad,
+        loss: per_copy.clone().mean_dim(0).reshape([n]),
+        grad: grad.expect("at least one path"),
         logits: logits
-            .inner()
             .reshape([k, n, classes])
             .mean_dim(0)
             .reshape([n, classes]),
-        per_path_loss: (k > 1).then(|| per_copy.inner()),
+        per_path_loss: (k > 1).then_some(per_copy),
     }
 }

@@ -1,6 +1,7 @@
 //! Subcommands. Each file parses its arguments, calls the engine and prints.
 
 mod attack;
+mod bench;
 mod common;
 mod eval;
 mod export;
@@ -44,6 +45,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Write an rna-lens model as a PyTorch state dict in the official key layout.
     Export(export::ExportArgs),
+    /// Time the ensemble query, PGD, evaluation and a training step (see tools/bench_compare.py).
+    Bench(bench::BenchArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -57,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Transfer(args)) => transfer::run(args),
         Some(Command::Import(args)) => import::run(args),
         Some(Command::Export(args)) => export::run(args),
+        Some(Command::Bench(args)) => bench::run(args),
         None => gui::run_gui(gui::GuiArgs::default()),
     }
 }

@@ -40,6 +40,15 @@ impl Conv2d {
         }
     }
 
+    /// Floating-point operations (a multiply-add counts 2) on a `size`×`size` input, and the
+    /// output size.
+    pub fn flops(&self, size: usize) -> (u64, usize) {
+        let [outputs, inputs, kernel, _] = self.weight.dims();
+        let out = (size + 2 * self.padding - kernel) / self.stride + 1;
+        let macs = outputs * inputs * kernel * kernel * out * out;
+        (2 * macs as u64, out)
+    }
+
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         conv2d(
             x,
@@ -88,6 +97,11 @@ impl Linear {
         }
     }
 
+    pub fn flops(&self) -> u64 {
+        let [outputs, inputs] = self.weight.dims();
+        2 * (outputs * inputs) as u64
+    }
+
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let outputs = self.bias.dims()[0];
         x.matmul(self.weight.clone().transpose())
@@ -121,6 +135,18 @@ pub fn global_avg_pool(x: Tensor<4>) -> Tensor<2> {
 pub trait NormPolicy {
     fn random(&mut self, norm: &RandomNorm, x: Tensor<4>) -> Tensor<4>;
     fn fixed(&mut self, norm: &NormLayer, x: Tensor<4>) -> Tensor<4>;
+
+    /// Identifies the batch's current rows. Only a policy that changes the rows at random
+    /// layers (shared path prefixes) has more than one.
+    fn mark(&self) -> usize {
+        0
+    }
+
+    /// `x`, computed when the batch had the rows of `mark` (a residual branch), with the rows of
+    /// the current batch, so that branches can be added.
+    fn align(&mut self, x: Tensor<4>, _mark: usize) -> Tensor<4> {
+        x
+    }
 }
 
 /// Train-mode policy: one path for the batch; collects new running statistics in network order.

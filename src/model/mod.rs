@@ -6,6 +6,7 @@ pub mod norm;
 pub mod params;
 pub mod path;
 pub mod resnet;
+mod shared;
 pub mod wide_resnet;
 
 use burn::tensor::{Device, Tensor, TensorData};
@@ -224,6 +225,13 @@ impl Network {
         }
     }
 
+    fn flops(&self, size: usize) -> u64 {
+        match self {
+            Network::ResNet(n) => n.flops(size),
+            Network::WideResNet(n) => n.flops(size),
+        }
+    }
+
     fn random_norms_mut(&mut self) -> Vec<&mut RandomNorm> {
         match self {
             Network::ResNet(n) => n.random_norms_mut(),
@@ -343,6 +351,12 @@ impl RnaModel {
         self.config.num_classes()
     }
 
+    /// FLOPs of one image's forward pass (convolutions and classifier; a multiply-add is 2;
+    /// norms and activations, a few percent, are left out as FLOP counters usually do).
+    pub fn flops_per_image(&self) -> u64 {
+        self.network.flops(self.config.input_size)
+    }
+
     /// Number of trainable scalars (running statistics excluded).
     pub fn num_parameters(&mut self) -> usize {
         let mut n = 0;
@@ -446,6 +460,23 @@ impl RnaModel {
             })
             .collect();
         self.forward_routes(x, &routes)
+    }
+
+    /// Eval mode, every path on the single image `x` (`[1, 3, H, W]`): the logits of `paths[i]`
+    /// in row i, as [`forward_paths`](Self::forward_paths) gives them for a replicated image,
+    /// but with each distinct path prefix computed once.
+    pub fn forward_shared(&self, x: Tensor<4>, paths: &[Path]) -> Tensor<2> {
+        self.check_input(&x);
+        assert_eq!(x.dims()[0], 1, "one image");
+        let mut policy = shared::SharedPrefixPolicy::new(paths);
+        let logits = self.network.forward(self.normalize_input(x), &mut policy);
+        let rows: Vec<i64> = policy.final_rows().iter().map(|&r| r as i64).collect();
+        let n = rows.len();
+        let device = logits.device();
+        logits.select(
+            0,
+            Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(rows, [n]), &device),
+        )
     }
 
     fn forward_routes(&self, x: Tensor<4>, routes: &[LayerRoute]) -> Tensor<2> {

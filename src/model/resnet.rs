@@ -27,13 +27,18 @@ struct BasicBlock {
 
 impl BasicBlock {
     fn forward(&self, x: Tensor<4>, norm: &mut dyn NormPolicy) -> Tensor<4> {
+        let entry = norm.mark();
         let out = relu(norm.random(&self.bn1, self.conv1.forward(x.clone())));
         let out = norm.random(&self.bn2, self.conv2.forward(out));
+        let main = norm.mark();
         let skip = match &self.shortcut {
-            Some((conv, bn)) => norm.random(bn, conv.forward(x)),
-            None => x,
+            Some((conv, bn)) => {
+                let shortcut = norm.align(conv.forward(x), entry);
+                norm.random(bn, shortcut)
+            }
+            None => norm.align(x, entry),
         };
-        relu(out.add(skip))
+        relu(norm.align(out, main).add(skip))
     }
 }
 
@@ -144,6 +149,19 @@ impl ResNet {
             x = block.forward(x, norm);
         }
         self.linear.forward(global_avg_pool(x))
+    }
+
+    /// Convolution and classifier FLOPs of one forward pass on a `size`×`size` image.
+    pub fn flops(&self, size: usize) -> u64 {
+        let (mut total, mut size) = self.conv1.flops(size);
+        for block in self.stages.iter().flatten() {
+            let (f1, out) = block.conv1.flops(size);
+            let (f2, _) = block.conv2.flops(out);
+            let fs = block.shortcut.as_ref().map_or(0, |(c, _)| c.flops(size).0);
+            total += f1 + f2 + fs;
+            size = out;
+        }
+        total + self.linear.flops()
     }
 
     /// Random norms in network order (the order of [`LayerInfo`]s and path entries).

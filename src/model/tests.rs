@@ -268,15 +268,23 @@ fn per_sample_paths_match_single_path_runs(arch: &str, batch: usize) {
     let mut model = RnaModel::new(config, 3, &cpu()).unwrap();
     perturb_norms(&mut model, 4);
     let x = images(1, 5).repeat_dim(0, batch);
-    let paths = model.path_space().sample_many(batch, 6);
+    let mut paths = model.path_space().sample_many(batch - 1, 6);
+    paths.push(paths[0].clone());
     assert!(paths.windows(2).any(|w| w[0] != w[1]));
     let batched = model.forward_paths(x.clone(), &paths);
+    // The same paths with shared prefixes computed once (a repeated path included).
+    let shared = model.forward_shared(images(1, 5), &paths);
     let mut spread = 0.0f32;
     for (i, path) in paths.iter().enumerate() {
         let single = model.forward_path(x.clone().narrow(0, i, 1), path);
         let row = batched.clone().narrow(0, i, 1);
         let diff = max_abs_diff(single.clone(), row);
         assert!(diff < 1e-4, "{arch}: path {i} differs by {diff}");
+        let diff = max_abs_diff(single.clone(), shared.clone().narrow(0, i, 1));
+        assert!(
+            diff < 1e-4,
+            "{arch}: shared-prefix path {i} differs by {diff}"
+        );
         spread = spread.max(max_abs_diff(single, batched.clone().narrow(0, 0, 1)));
     }
     // The paths really compute different functions, or the test proves nothing.
@@ -285,17 +293,17 @@ fn per_sample_paths_match_single_path_runs(arch: &str, batch: usize) {
 
 #[test]
 fn per_sample_paths_match_single_path_runs_resnet20() {
-    per_sample_paths_match_single_path_runs("resnet20", 8);
+    per_sample_paths_match_single_path_runs("resnet20", 12);
 }
 
 #[test]
 fn per_sample_paths_match_single_path_runs_resnet18() {
-    per_sample_paths_match_single_path_runs("resnet18", 4);
+    per_sample_paths_match_single_path_runs("resnet18", 5);
 }
 
 #[test]
 fn per_sample_paths_match_single_path_runs_wrn34_10() {
-    per_sample_paths_match_single_path_runs("wrn34-10", 3);
+    per_sample_paths_match_single_path_runs("wrn34-10", 4);
 }
 
 #[test]
@@ -566,4 +574,19 @@ mod files {
         let err = error_of(&file::to_bytes(&nan_model));
         assert!(err.contains("linear.bias") && err.contains("NaN"), "{err}");
     }
+}
+
+#[test]
+fn forward_flops_match_hand_counts() {
+    let flops = |arch: &str| {
+        let config = ModelConfig::cifar10(Architecture::preset(arch).unwrap());
+        RnaModel::new(config, 0, &cpu()).unwrap().flops_per_image()
+    };
+    // ResNet-20, 2·Cout·Cin·k²·H·W per convolution: stem 884,736; stage 1, six 16→16 convs at
+    // 32² 28,311,552; stage 2, 16→32 at 16² 2,359,296 + five 32→32 23,592,960 + 1×1 shortcut
+    // 262,144; stage 3 the same at 8² with doubled channels; linear 2·64·10 = 1,280.
+    assert_eq!(flops("resnet20"), 81_626_368);
+    // ResNet-18: stem 3,538,944; layer1 4 × 75,497,472; layers 2–4 each 37,748,736 +
+    // 3 × 75,497,472 + 4,194,304; linear 10,240 (the usual "0.56 GMACs").
+    assert_eq!(flops("resnet18"), 1_110_845_440);
 }

@@ -25,13 +25,15 @@ struct PreActBlock {
 
 impl PreActBlock {
     fn forward(&self, x: Tensor<4>, norm: &mut dyn NormPolicy) -> Tensor<4> {
+        let entry = norm.mark();
         let activated = relu(norm.random(&self.bn1, x.clone()));
+        let after_bn1 = norm.mark();
         let out = self.conv1.forward(activated.clone());
         let out = self.conv2.forward(relu(norm.random(&self.bn2, out)));
         // As in the reference code: a width change takes the shortcut from the activated input.
         let skip = match &self.conv_shortcut {
-            Some(conv) => conv.forward(activated),
-            None => x,
+            Some(conv) => norm.align(conv.forward(activated), after_bn1),
+            None => norm.align(x, entry),
         };
         out.add(skip)
     }
@@ -120,6 +122,19 @@ impl WideResNet {
         }
         let x = relu(norm.fixed(&self.bn1, x));
         self.fc.forward(global_avg_pool(x))
+    }
+
+    /// Convolution and classifier FLOPs of one forward pass on a `size`×`size` image.
+    pub fn flops(&self, size: usize) -> u64 {
+        let (mut total, mut size) = self.conv1.flops(size);
+        for block in self.stages.iter().flatten() {
+            let (f1, out) = block.conv1.flops(size);
+            let (f2, _) = block.conv2.flops(out);
+            let fs = block.conv_shortcut.as_ref().map_or(0, |c| c.flops(size).0);
+            total += f1 + f2 + fs;
+            size = out;
+        }
+        total + self.fc.flops()
     }
 
     pub fn random_norms_mut(&mut self) -> Vec<&mut RandomNorm> {

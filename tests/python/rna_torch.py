@@ -16,16 +16,20 @@ RELEASED = ("bn", "gnr_1")
 
 
 class RandomNorm(nn.Module):
-    """One module per candidate; `choice` selects the one used by the next forward pass."""
+    """One module per candidate; `choice` selects the one used by the next forward pass, or
+    `masks` (one `[N, 1, 1, 1]` 0/1 tensor per candidate) a candidate per sample."""
 
     def __init__(self, channels, kinds=RELEASED):
         super().__init__()
         make = {"bn": lambda: nn.BatchNorm2d(channels), "gnr_1": lambda: nn.GroupNorm(channels, channels)}
         self.norm = nn.ModuleList([make[k]() for k in kinds])
         self.choice = 0
+        self.masks = None
 
     def forward(self, x):
-        return self.norm[self.choice](x)
+        if self.masks is None:
+            return self.norm[self.choice](x)
+        return sum(self.norm[c](x) * m for c, m in enumerate(self.masks) if m is not None)
 
 
 class BasicBlock(nn.Module):
@@ -78,6 +82,16 @@ class ResNet(nn.Module):
     def set_path(self, path):
         for norm, c in zip(self.random_norms(), path):
             norm.choice = c
+            norm.masks = None
+
+    def set_paths(self, paths):
+        """One path per sample of the next batch (eval mode), in one batched pass."""
+        for layer, norm in enumerate(self.random_norms()):
+            choices = torch.tensor([p[layer] for p in paths])
+            norm.masks = [
+                (choices == c).float().view(-1, 1, 1, 1) if bool((choices == c).any()) else None
+                for c in range(len(norm.norm))
+            ]
 
     def forward(self, x):
         x = (x - self.mean) / self.std

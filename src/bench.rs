@@ -1,0 +1,292 @@
+//! Timings of the work users wait for: the path ensemble of one image, PGD on one image,
+//! PGD evaluation and an adversarial-training step. `tools/bench_torch.py` measures the same
+//! work in PyTorch under the same names, so `tools/bench_compare.py` can put them side by side.
+
+use std::time::Instant;
+
+use burn::tensor::Tensor;
+use serde::Serialize;
+
+use crate::attack::{AttackConfig, AttackKind, PathPolicy, run_attack};
+use crate::data::{IMAGE_LEN, ImageSet};
+use crate::ensemble;
+use crate::eval::{EvalConfig, evaluate};
+use crate::model::RnaModel;
+use crate::rng::SeededRng;
+use crate::train::{TrainConfig, Trainer};
+
+/// Every measurement, in the order they run.
+pub const MEASUREMENTS: [&str; 6] = [
+    "ensemble_batched",
+    "ensemble_single",
+    "pgd20_fixed",
+    "pgd20_eot10",
+    "pgd20_eval",
+    "train_step",
+];
+
+/// Batches of one PGD evaluation run, so that evaluating batches side by side counts.
+pub const EVAL_BATCHES: usize = 2;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchSettings {
+    /// Timed runs per measurement (after one untimed warm-up run).
+    pub repeats: usize,
+    /// Paths of the ensemble query.
+    pub paths: usize,
+    /// Batch of the PGD evaluation and the training step.
+    pub batch: usize,
+    /// PGD steps of the attack inside a training step (α = ε/2, as the shipped models' recipe).
+    pub train_attack_steps: usize,
+    pub seed: u64,
+}
+
+impl Default for BenchSettings {
+    fn default() -> Self {
+        Self {
+            repeats: 5,
+            paths: 1024,
+            batch: 128,
+            train_attack_steps: 2,
+            seed: 0,
+        }
+    }
+}
+
+/// One measurement's timed runs.
+#[derive(Clone, Debug, Serialize)]
+pub struct Measurement {
+    pub name: String,
+    /// Median wall time of one run.
+    pub seconds: f64,
+    pub runs: Vec<f64>,
+    /// Nominal FLOPs of one run (forward = F, backward = 2F per image and pass), so that
+    /// `gflops_per_s` compares implementations that skip work (shared path prefixes) fairly.
+    pub flops: f64,
+    pub gflops_per_s: f64,
+    /// Images per second, where the measurement is a throughput.
+    pub images_per_s: Option<f64>,
+    /// Peak resident memory of the process during the measurement, MiB (Linux; else absent).
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// Runs measurement `name` on `model`: one warm-up run, then `settings.repeats` timed runs.
+pub fn measure(
+    model: &RnaModel,
+    name: &str,
+    settings: &BenchSettings,
+) -> anyhow::Result<Measurement> {
+    anyhow::ensure!(
+        settings.repeats >= 1 && settings.paths >= 1 && settings.batch >= 2,
+        "a benchmark needs at least one repeat, one path and a batch of two"
+    );
+    let f = model.flops_per_image() as f64;
+    let pgd20 = 20.0 * 3.0 * f + f;
+    let (work, images): (Box<dyn FnMut(usize) -> anyhow::Result<()> + '_>, f64) = match name {
+        "ensemble_batched" => {
+            let (image, paths) = ensemble_input(model, settings);
+            (
+                Box::new(move |_| {
+                    ensemble::path_logits(model, &image, &paths).into_data();
+                    Ok(())
+                }),
+                0.0,
+            )
+        }
+        "ensemble_single" => {
+            let (image, paths) = ensemble_input(model, settings);
+            let x = image.unsqueeze_dim::<4>(0);
+            (
+                Box::new(move |_| {
+                    let logits: Vec<_> = paths
+                        .iter()
+                        .map(|p| model.forward_path(x.clone(), p))
+                        .collect();
+                    Tensor::cat(logits, 0).into_data();
+                    Ok(())
+                }),
+                0.0,
+            )
+        }
+        "pgd20_fixed" | "pgd20_eot10" => {
+            let data = synthetic_images(model, 1, settings.seed);
+            let x = data.to_tensor(&[0], model.device());
+            let labels = [usize::from(data.labels[0])];
+            let mut config = AttackConfig::preset(AttackKind::Pgd);
+            config.policy = if name == "pgd20_fixed" {
+                PathPolicy::Fixed
+            } else {
+                PathPolicy::Eot(10)
+            };
+            (
+                Box::new(move |run| {
+                    config.seed = settings.seed + run as u64;
+                    run_attack(model, &x, &labels, &config, &mut |_, _, _| true)
+                        .map_err(anyhow::Error::msg)?
+                        .x_adv
+                        .into_data();
+                    Ok(())
+                }),
+                0.0,
+            )
+        }
+        "pgd20_eval" => {
+            let data = synthetic_images(model, EVAL_BATCHES * settings.batch, settings.seed);
+            (
+                Box::new(move |run| {
+                    let config = EvalConfig::official_pgd(20, settings.seed + run as u64);
+                    evaluate(model, &data, &config, settings.batch, &mut |_, _| true)
+                        .map_err(anyhow::Error::msg)?;
+                    Ok(())
+                }),
+                (EVAL_BATCHES * settings.batch) as f64,
+            )
+        }
+        "train_step" => {
+            let holdout = 1;
+            let data = synthetic_images(
+                model,
+                settings.batch * (settings.repeats + 1) + holdout,
+                settings.seed,
+            );
+            let dir = std::env::temp_dir().join(format!("rna-lens-bench-{}", std::process::id()));
+            let mut config = TrainConfig::official(&model.config().architecture.name());
+            config.norms = model.config().norms.clone();
+            config.batch_size = settings.batch;
+            config.holdout = holdout;
+            config.attack.steps = settings.train_attack_steps;
+            config.attack.alpha = config.attack.eps / 2.0;
+            config.seed = settings.seed;
+            let trainer = Trainer::new(config, data, &dir, model.device());
+            let _ = std::fs::remove_dir_all(&dir);
+            let mut trainer = trainer?;
+            (
+                Box::new(move |_| {
+                    trainer.step();
+                    Ok(())
+                }),
+                0.0,
+            )
+        }
+        other => anyhow::bail!(
+            "unknown measurement '{other}': expected one of {}",
+            MEASUREMENTS.join(", ")
+        ),
+    };
+    let flops = match name {
+        "ensemble_batched" | "ensemble_single" => settings.paths as f64 * f,
+        "pgd20_fixed" => pgd20,
+        "pgd20_eot10" => 20.0 * 10.0 * 3.0 * f + f,
+        // Natural and robust predictions on the defender's path, PGD-20 on the attacker's.
+        "pgd20_eval" => (EVAL_BATCHES * settings.batch) as f64 * (pgd20 + f),
+        _ => settings.batch as f64 * (settings.train_attack_steps as f64 + 1.0) * 3.0 * f,
+    };
+    time(name, work, settings.repeats, flops, images)
+}
+
+fn time(
+    name: &str,
+    mut work: Box<dyn FnMut(usize) -> anyhow::Result<()> + '_>,
+    repeats: usize,
+    flops: f64,
+    images: f64,
+) -> anyhow::Result<Measurement> {
+    work(0)?;
+    reset_peak_rss();
+    let mut runs = Vec::with_capacity(repeats);
+    for run in 1..=repeats {
+        let started = Instant::now();
+        work(run)?;
+        runs.push(started.elapsed().as_secs_f64());
+    }
+    let seconds = median(&runs);
+    Ok(Measurement {
+        name: name.to_string(),
+        seconds,
+        runs,
+        flops,
+        gflops_per_s: flops / seconds / 1e9,
+        images_per_s: (images > 0.0).then(|| images / seconds),
+        peak_rss_mib: peak_rss_bytes().map(|b| b as f64 / (1024.0 * 1024.0)),
+    })
+}
+
+/// One random image and `settings.paths` paths drawn from the model's space.
+fn ensemble_input(
+    model: &RnaModel,
+    settings: &BenchSettings,
+) -> (Tensor<3>, Vec<crate::model::Path>) {
+    let image = synthetic_images(model, 1, settings.seed)
+        .to_tensor(&[0], model.device())
+        .squeeze_dim::<3>(0);
+    let mut rng = SeededRng::derive(settings.seed, "bench-paths");
+    let space = model.path_space();
+    let paths = (0..settings.paths)
+        .map(|_| space.sample(&mut rng))
+        .collect();
+    (image, paths)
+}
+
+/// Uniformly random pixels and labels: timings do not depend on image content.
+fn synthetic_images(model: &RnaModel, n: usize, seed: u64) -> ImageSet {
+    let mut rng = SeededRng::derive(seed, "bench-images");
+    let classes = model.num_classes();
+    ImageSet {
+        pixels: (0..n * IMAGE_LEN)
+            .map(|_| (rng.next_u64() >> 56) as u8)
+            .collect(),
+        labels: (0..n)
+            .map(|_| (rng.next_u64() % classes as u64) as u16)
+            .collect(),
+        class_names: model.config().class_names.clone(),
+    }
+}
+
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
+/// Resets the kernel's peak-RSS mark of this process (Linux: `echo 5 > /proc/self/clear_refs`).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak resident set size since the last reset (`VmHWM`), where the system reports it.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn peak_rss_grows_with_a_large_allocation() {
+        let Some(before) = peak_rss_bytes() else {
+            return; // not Linux
+        };
+        let big = vec![1u8; 256 << 20];
+        std::hint::black_box(&big);
+        let after = peak_rss_bytes().unwrap();
+        assert!(after >= before.max(256 << 20), "{before} → {after}");
+    }
+}
