@@ -7,7 +7,7 @@ use clap::Parser;
 fn main() {
     keep_freed_tensors_in_the_heap();
     quiet_graphics_drivers();
-    exit_quietly_on_closed_pipe();
+    command_line_signals();
     let args = cli::Cli::try_parse().unwrap_or_else(|e| exit_on_usage_error(e));
     if let Err(e) = cli::run(args) {
         // One line, non-zero exit: errors are for people and for scripts.
@@ -56,13 +56,16 @@ fn keep_freed_tensors_in_the_heap() {
     }
 }
 
-/// Rust ignores SIGPIPE, so printing into a closed pipe (`rna-lens info --json | head`) would
-/// panic; the default action ends the process quietly, as command-line tools do.
-fn exit_quietly_on_closed_pipe() {
+/// Signals as command-line tools handle them. Rust ignores SIGPIPE, so printing into a closed
+/// pipe (`rna-lens info --json | head`) would panic; the default action ends the process
+/// quietly. SIGXFSZ (a file-size limit reached) would kill the process mid-write; ignored, the
+/// write fails and the error is reported like a full disk.
+fn command_line_signals() {
     #[cfg(unix)]
     // SAFETY: called first thing in main, before any other thread exists.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
 

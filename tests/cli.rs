@@ -39,6 +39,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 const SAMPLE: &str = "assets/samples/cifar10_00_3.png";
+const MODEL: &str = "assets/models/rna-resnet20.safetensors";
 
 #[test]
 fn info_describes_resnet18_and_says_it_is_untrained() {
@@ -170,6 +171,32 @@ fn bad_input_gives_one_line_errors() {
     assert!(err.contains("--steps"), "{err}");
     let err = one_line_error(&rna_lens(&["attack", "--arch", "resnet20"]));
     assert!(err.contains("--image"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A full disk, imitated with a file-size limit (it works as root, unlike a read-only folder):
+/// the export fails with one line and leaves neither the file nor a temporary behind.
+#[test]
+fn a_full_disk_fails_the_export_and_writes_nothing() {
+    let dir = scratch("disk-full");
+    let out = dir.join("model.pth");
+    let result = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -f 16 && exec \"$0\" export --model {MODEL} --to {}",
+            out.display()
+        ))
+        .arg(env!("CARGO_BIN_EXE_rna-lens"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let err = one_line_error(&result);
+    assert!(
+        err.contains("model.pth") && err.contains("too large"),
+        "{err}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

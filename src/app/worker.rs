@@ -353,6 +353,13 @@ impl Engine {
                 live.total = total;
                 live.done = live.losses.len() + 1;
                 live.losses.push(step.loss);
+                #[cfg(test)]
+                if tests::DEVICE_LOSS_AT
+                    .compare_exchange(live.done, 0, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
+                    panic!("device lost (injected at iteration {})", live.done);
+                }
                 drop(live);
                 iterates.push(first_image_bytes(x));
                 (self.wake)();
@@ -445,5 +452,65 @@ impl Engine {
             &format!("compare 2/2: eot:{eot_paths}"),
         )?;
         Ok(Comparison { official, eot })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::attack::AttackKind;
+    use crate::data::IMAGE_LEN;
+
+    /// The attack iteration at which the next attack loses its device (0: never). Faults of a
+    /// real GPU reach the engine as panics from inside burn, which this imitates.
+    pub static DEVICE_LOSS_AT: AtomicUsize = AtomicUsize::new(0);
+
+    fn next_reply(worker: &mut Worker) -> Reply {
+        let started = Instant::now();
+        loop {
+            if let Some((_, reply)) = worker.poll().pop() {
+                return reply;
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "no reply");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_device_lost_mid_attack_fails_that_attack_and_the_worker_goes_on() {
+        let mut worker = Worker::spawn("cpu".parse().unwrap(), || {});
+        worker.submit(1, Job::LoadModel(ModelSource::Untrained("resnet20".into())));
+        assert!(matches!(next_reply(&mut worker), Reply::ModelLoaded(Ok(_))));
+        let mut config = AttackConfig::preset(AttackKind::Pgd);
+        config.steps = 6;
+        let attack = || Job::Attack {
+            input: vec![100; IMAGE_LEN],
+            label: Some(3),
+            config: config.clone(),
+            query_paths: 8,
+        };
+        DEVICE_LOSS_AT.store(3, Ordering::SeqCst);
+        worker.submit(2, attack());
+        match next_reply(&mut worker) {
+            Reply::Failed(msg) => {
+                assert!(
+                    msg.contains("the attack") && msg.contains("device lost"),
+                    "{msg}"
+                )
+            }
+            Reply::Attack(Err(e)) => panic!("the attack failed on its own: {e}"),
+            _ => panic!("the attack should have failed"),
+        }
+        assert!(!worker.busy());
+        assert_eq!(worker.live().total, 0, "progress is cleared");
+        // The model is still loaded and the next attack runs to the end.
+        worker.submit(3, attack());
+        match next_reply(&mut worker) {
+            Reply::Attack(Ok(run)) => assert_eq!(run.iterates.len(), run.result.trace.len()),
+            _ => panic!("the second attack should succeed"),
+        }
     }
 }

@@ -521,6 +521,52 @@ mod tests {
         assert!(err.to_string().contains("too large"), "{err}");
     }
 
+    fn fixture(name: &str) -> PathBuf {
+        // Written by tests/python/make_image_fixtures.py.
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/images")
+            .join(name)
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_before_decoding() {
+        // 48 KB of PNG that would decode to 20,000 × 20,000 pixels (1.2 GB as RGB).
+        let err = load_image(&fixture("bomb.png")).unwrap_err();
+        assert!(matches!(err, ImageLoadError::TooLarge { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn palette_png_and_cmyk_jpeg_decode_to_their_colours() {
+        // Indexed colour: left half red, right half blue.
+        let palette = load_image(&fixture("palette.png")).unwrap();
+        assert_eq!(input_pixel(&palette.input, 0, 0), [255, 0, 0]);
+        assert_eq!(input_pixel(&palette.input, 31, 31), [0, 0, 255]);
+        // CMYK: left half cyan (0, 255, 255), right half yellow (255, 255, 0); JPEG-lossy.
+        let cmyk = load_image(&fixture("cmyk.jpg")).unwrap();
+        let near = |got: [u8; 3], want: [u8; 3]| {
+            got.iter()
+                .zip(want)
+                .all(|(&g, w)| (g as i32 - w as i32).abs() <= 12)
+        };
+        let (left, right) = (
+            input_pixel(&cmyk.input, 2, 16),
+            input_pixel(&cmyk.input, 29, 16),
+        );
+        assert!(near(left, [0, 255, 255]), "{left:?}");
+        assert!(near(right, [255, 255, 0]), "{right:?}");
+    }
+
+    #[test]
+    fn a_one_pixel_image_fills_the_input() {
+        let one = RgbImage::from_pixel(1, 1, Rgb([12, 34, 56]));
+        let loaded =
+            decode_image(&encode(&DynamicImage::ImageRgb8(one), ImageFormat::Png)).unwrap();
+        assert_eq!(loaded.input.len(), IMAGE_LEN);
+        assert_eq!(input_pixel(&loaded.input, 0, 0), [12, 34, 56]);
+        assert_eq!(input_pixel(&loaded.input, 31, 31), [12, 34, 56]);
+        assert_eq!(loaded.original.dimensions(), (1, 1));
+    }
+
     #[test]
     fn planar_input_converts_to_interleaved_and_saves() {
         // R plane = x, G plane = y, B plane = 9.
