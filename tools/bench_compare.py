@@ -3,7 +3,7 @@
 same threads, and prints the ratio table that README's performance section quotes.
 
 Usage: tools/bench_compare.py [--models resnet20,resnet18] [--repeats 5] [--threads N]
-                              [--out DIR] [--from-json OURS.json TORCH.json]
+                              [--processes 1] [--out DIR] [--from-json OURS.json TORCH.json]
 Environment: RNA_LENS (the rna-lens command; default `cargo run --release --quiet --`),
              PYTHON (a Python with torch; default `python3`).
 The small model is the shipped `assets/models/rna-resnet20.safetensors`; the others are
@@ -35,6 +35,19 @@ def run_json(command):
     print("$", " ".join(shlex.quote(c) for c in command), file=sys.stderr)
     out = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
     return json.loads(out.stdout)
+
+
+def merge(reports):
+    """One report from single-measurement reports, measurements grouped by model."""
+    merged = dict(reports[0], models=[])
+    for report in reports:
+        for model in report["models"]:
+            same = [m for m in merged["models"] if m["model"] == model["model"]]
+            if same:
+                same[0]["measurements"] += model["measurements"]
+            else:
+                merged["models"].append(dict(model, measurements=list(model["measurements"])))
+    return merged
 
 
 def fmt_time(seconds):
@@ -89,6 +102,8 @@ def main():
     parser.add_argument("--models", default="resnet20,resnet18")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--processes", type=int, default=1,
+                        help="processes per measurement; the fastest median counts")
     parser.add_argument("--out", help="also write rna-lens.json and pytorch.json here")
     parser.add_argument("--from-json", nargs=2, metavar=("OURS", "TORCH"),
                         help="print the table of earlier runs instead of measuring")
@@ -101,10 +116,20 @@ def main():
                                for a in archs)
         common = ["--repeats", str(args.repeats), "--threads", str(args.threads), "--json"]
         rna_lens = shlex.split(os.environ.get("RNA_LENS", "cargo run --release --quiet --"))
-        ours = run_json(rna_lens + ["bench", "--models", ours_models] + common)
         python = os.environ.get("PYTHON", "python3")
-        torch = run_json([python, os.path.join(ROOT, "tools", "bench_torch.py"),
-                          "--models", args.models] + common)
+        torch_bench = [python, os.path.join(ROOT, "tools", "bench_torch.py")]
+        # One process per measurement and model, for both tools: what ran before (allocator
+        # state, thread pools) changes timings by up to 50% otherwise. Some timings are also
+        # bimodal across processes (PyTorch's one-image PGD: 62 or 94 ms), so each measurement
+        # runs in `--processes` processes and the fastest median counts.
+        def fastest(command):
+            runs = [run_json(command) for _ in range(args.processes)]
+            return min(runs, key=lambda r: r["models"][0]["measurements"][0]["seconds"])
+        ours = merge([fastest(rna_lens + ["bench", "--models", m, "--only", name] + common)
+                      for m in ours_models.split(",") for name in GOALS])
+        theirs = [name for names, _ in GOALS.values() for name in names]
+        torch = merge([fastest(torch_bench + ["--models", m, "--only", name] + common)
+                       for m in args.models.split(",") for name in dict.fromkeys(theirs)])
         if args.out:
             os.makedirs(args.out, exist_ok=True)
             for name, report in (("rna-lens.json", ours), ("pytorch.json", torch)):
