@@ -1,4 +1,4 @@
-//! What many sampled paths say about one input, computed in batched per-sample-path passes.
+//! What many sampled paths say about one input, each distinct path prefix computed once.
 
 use burn::tensor::activation::softmax;
 use burn::tensor::{Int, Tensor, TensorData};

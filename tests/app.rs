@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 
 use rna_lens::app::session::Action;
 use rna_lens::app::settings::View;
@@ -183,6 +183,44 @@ fn cancel_stops_a_long_attack_within_an_iteration() {
     assert!(run.result.cancelled);
     assert!(run.result.trace.len() < 1000);
     assert_eq!(h.state().message(), Some("Attack cancelled"));
+}
+
+#[test]
+fn absurd_attack_settings_are_refused_with_a_message() {
+    use rna_lens::attack::{AttackConfig, AttackKind, PathPolicy};
+    let (_, mut h) = ready("absurd");
+    type Absurd = (&'static dyn Fn(&mut AttackConfig), &'static str);
+    let cases: [Absurd; 5] = [
+        (&|c| c.eps = f64::NAN, "finite number"),
+        (&|c| c.alpha = -1.0, "must be finite and > 0"),
+        (&|c| c.steps = 10_000_000, "beyond"),
+        (&|c| c.policy = PathPolicy::Eot(0), "K ≥ 1"),
+        (&|c| c.target = Some(99), "does not exist"),
+    ];
+    for (make_absurd, why) in cases {
+        let mut config = AttackConfig::preset(AttackKind::Pgd);
+        make_absurd(&mut config);
+        // Settings that arrive from outside the widgets (a replayed report, a script): Run
+        // refuses them with the reason and starts nothing.
+        h.state_mut().settings_mut().attack = config;
+        h.state_mut().apply(Action::RunAttack);
+        wait_idle(&mut h);
+        assert!(h.state().session().attack.is_none(), "{why}");
+        let msg = h.state().message().unwrap_or_default().to_string();
+        assert!(msg.contains(why), "{why}: {msg}");
+        // On screen, the widgets either bring the value back into range, or the panel says
+        // why and Run stays disabled.
+        h.run();
+        let still_absurd = h.state_mut().settings_mut().attack.validate(10).is_err();
+        if still_absurd {
+            assert!(h.get_all_by_label_contains(why).count() >= 1, "{why}");
+        }
+        assert_eq!(
+            h.get_by_label("Run").accesskit_node().is_disabled(),
+            still_absurd,
+            "{why}"
+        );
+    }
 }
 
 #[test]
