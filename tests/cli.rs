@@ -174,10 +174,10 @@ fn bad_input_gives_one_line_errors() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// A full disk, imitated with a file-size limit (it works as root, unlike a read-only folder):
-/// the export fails with one line and leaves neither the file nor a temporary behind.
+/// A full disk, imitated with a file-size limit (it works as root, where permissions do not
+/// stop writes): the export fails with one line and leaves neither the file nor a temporary.
 #[test]
-fn a_full_disk_fails_the_export_and_writes_nothing() {
+fn a_full_disk_or_a_read_only_folder_fails_the_export_and_writes_nothing() {
     let dir = scratch("disk-full");
     let out = dir.join("model.pth");
     let result = Command::new("sh")
@@ -198,6 +198,17 @@ fn a_full_disk_fails_the_export_and_writes_nothing() {
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
     std::fs::remove_dir_all(dir).unwrap();
+
+    // A folder nobody may write to, root included (sysfs): the cause, said once.
+    let err = one_line_error(&rna_lens(&[
+        "export",
+        "--model",
+        MODEL,
+        "--to",
+        "/sys/rna-lens.pth",
+    ]));
+    assert!(err.contains("/sys/rna-lens.pth"), "{err}");
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
 }
 
 #[test]

@@ -230,6 +230,14 @@ impl Worker {
     }
 }
 
+impl Drop for Worker {
+    /// Closing the app in the middle of a job: the job stops at its next iteration and the
+    /// thread ends (its reply has nowhere to go), instead of computing on for nobody.
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
 struct Engine {
     device: DeviceChoice,
     model: Option<RnaModel>,
@@ -468,6 +476,9 @@ mod tests {
     /// real GPU reach the engine as panics from inside burn, which this imitates.
     pub static DEVICE_LOSS_AT: AtomicUsize = AtomicUsize::new(0);
 
+    /// The fault above reaches every worker in the process: one worker test at a time.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
     fn next_reply(worker: &mut Worker) -> Reply {
         let started = Instant::now();
         loop {
@@ -480,7 +491,43 @@ mod tests {
     }
 
     #[test]
+    fn closing_during_an_attack_stops_the_compute_thread() {
+        let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut worker = Worker::spawn("cpu".parse().unwrap(), || {});
+        worker.submit(1, Job::LoadModel(ModelSource::Untrained("resnet20".into())));
+        assert!(matches!(next_reply(&mut worker), Reply::ModelLoaded(Ok(_))));
+        let mut config = AttackConfig::preset(AttackKind::Pgd);
+        config.steps = 100_000;
+        worker.submit(
+            2,
+            Job::Attack {
+                input: vec![100; IMAGE_LEN],
+                label: Some(3),
+                config,
+                query_paths: 8,
+            },
+        );
+        let started = Instant::now();
+        while worker.live().done == 0 {
+            assert!(started.elapsed() < Duration::from_secs(60), "never started");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // The thread holds the other reference to the progress it reports.
+        let live = worker.live.clone();
+        drop(worker);
+        let dropped = Instant::now();
+        while Arc::strong_count(&live) > 1 {
+            assert!(
+                dropped.elapsed() < Duration::from_secs(10),
+                "the compute thread is still running"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
     fn a_device_lost_mid_attack_fails_that_attack_and_the_worker_goes_on() {
+        let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
         let mut worker = Worker::spawn("cpu".parse().unwrap(), || {});
         worker.submit(1, Job::LoadModel(ModelSource::Untrained("resnet20".into())));
         assert!(matches!(next_reply(&mut worker), Reply::ModelLoaded(Ok(_))));

@@ -105,9 +105,9 @@ pub fn save(model: &RnaModel, path: &std::path::Path) -> Result<(), ModelError> 
 }
 
 pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), ModelError> {
-    let io = |source| ModelError::Io {
+    let io = |error| ModelError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     };
     let dir = path
         .parent()
@@ -134,9 +134,9 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), Mode
 }
 
 pub fn load(path: &std::path::Path, device: &Device) -> Result<RnaModel, ModelError> {
-    let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+    let bytes = std::fs::read(path).map_err(|error| ModelError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     })?;
     from_bytes(&bytes, device).map_err(|e| ModelError::File(format!("{}: {e}", path.display())))
 }

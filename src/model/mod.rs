@@ -31,11 +31,10 @@ pub enum ModelError {
     Path(String),
     #[error("{0}")]
     File(String),
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    /// The I/O error is part of the message, not a separate source, so that error chains
+    /// (`{:#}`) do not print it twice.
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
 }
 
 /// The network family member, with its shape.
