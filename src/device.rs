@@ -194,4 +194,22 @@ mod tests {
         assert!("cuda".parse::<DeviceChoice>().is_err());
         assert!("wgpu:x".parse::<DeviceChoice>().is_err());
     }
+
+    #[test]
+    fn auto_without_a_gpu_falls_back_to_the_cpu_and_says_so() {
+        let device = select(DeviceChoice::Auto).expect("auto never fails");
+        if adapters().iter().any(AdapterSummary::is_hardware) {
+            return; // a machine with a GPU: nothing to fall back from
+        }
+        assert!(
+            device
+                .description
+                .starts_with(&ComputeDevice::cpu().description),
+            "{device}"
+        );
+        assert!(device.description.contains("CPU fallback"), "{device}");
+        // An adapter index that does not exist is an error that says how many there are.
+        let err = select(DeviceChoice::Wgpu(Some(99))).unwrap_err();
+        assert!(err.contains("no wgpu adapter 99"), "{err}");
+    }
 }
