@@ -490,23 +490,31 @@ mod tests {
         }
     }
 
-    #[test]
-    fn closing_during_an_attack_stops_the_compute_thread() {
-        let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    /// A worker with an untrained ResNet-20 loaded.
+    fn loaded_worker() -> Worker {
         let mut worker = Worker::spawn("cpu".parse().unwrap(), || {});
         worker.submit(1, Job::LoadModel(ModelSource::Untrained("resnet20".into())));
         assert!(matches!(next_reply(&mut worker), Reply::ModelLoaded(Ok(_))));
+        worker
+    }
+
+    /// PGD with `steps` steps on a plain grey image.
+    fn attack(steps: usize) -> Job {
         let mut config = AttackConfig::preset(AttackKind::Pgd);
-        config.steps = 100_000;
-        worker.submit(
-            2,
-            Job::Attack {
-                input: vec![100; IMAGE_LEN],
-                label: Some(3),
-                config,
-                query_paths: 8,
-            },
-        );
+        config.steps = steps;
+        Job::Attack {
+            input: vec![100; IMAGE_LEN],
+            label: Some(3),
+            config,
+            query_paths: 8,
+        }
+    }
+
+    #[test]
+    fn closing_during_an_attack_stops_the_compute_thread() {
+        let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut worker = loaded_worker();
+        worker.submit(2, attack(100_000));
         let started = Instant::now();
         while worker.live().done == 0 {
             assert!(started.elapsed() < Duration::from_secs(60), "never started");
@@ -528,19 +536,9 @@ mod tests {
     #[test]
     fn a_device_lost_mid_attack_fails_that_attack_and_the_worker_goes_on() {
         let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut worker = Worker::spawn("cpu".parse().unwrap(), || {});
-        worker.submit(1, Job::LoadModel(ModelSource::Untrained("resnet20".into())));
-        assert!(matches!(next_reply(&mut worker), Reply::ModelLoaded(Ok(_))));
-        let mut config = AttackConfig::preset(AttackKind::Pgd);
-        config.steps = 6;
-        let attack = || Job::Attack {
-            input: vec![100; IMAGE_LEN],
-            label: Some(3),
-            config: config.clone(),
-            query_paths: 8,
-        };
+        let mut worker = loaded_worker();
         DEVICE_LOSS_AT.store(3, Ordering::SeqCst);
-        worker.submit(2, attack());
+        worker.submit(2, attack(6));
         match next_reply(&mut worker) {
             Reply::Failed(msg) => {
                 assert!(
@@ -554,7 +552,7 @@ mod tests {
         assert!(!worker.busy());
         assert_eq!(worker.live().total, 0, "progress is cleared");
         // The model is still loaded and the next attack runs to the end.
-        worker.submit(3, attack());
+        worker.submit(3, attack(6));
         match next_reply(&mut worker) {
             Reply::Attack(Ok(run)) => assert_eq!(run.iterates.len(), run.result.trace.len()),
             _ => panic!("the second attack should succeed"),
