@@ -53,6 +53,16 @@ impl Default for BenchSettings {
     }
 }
 
+impl BenchSettings {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.repeats >= 1 && self.paths >= 1 && self.batch >= 2,
+            "a benchmark needs at least one repeat, one path and a batch of two"
+        );
+        Ok(())
+    }
+}
+
 /// One measurement's timed runs.
 #[derive(Clone, Debug, Serialize)]
 pub struct Measurement {
@@ -70,19 +80,21 @@ pub struct Measurement {
     pub peak_rss_mib: Option<f64>,
 }
 
+/// One run of a measurement; the argument numbers the run (0: the warm-up).
+type Work<'m> = Box<dyn FnMut(usize) -> anyhow::Result<()> + 'm>;
+
 /// Runs measurement `name` on `model`: one warm-up run, then `settings.repeats` timed runs.
 pub fn measure(
     model: &RnaModel,
     name: &str,
     settings: &BenchSettings,
 ) -> anyhow::Result<Measurement> {
-    anyhow::ensure!(
-        settings.repeats >= 1 && settings.paths >= 1 && settings.batch >= 2,
-        "a benchmark needs at least one repeat, one path and a batch of two"
-    );
+    settings.validate()?;
     let f = model.flops_per_image() as f64;
     let pgd20 = 20.0 * 3.0 * f + f;
-    let (work, images): (Box<dyn FnMut(usize) -> anyhow::Result<()> + '_>, f64) = match name {
+    let ensemble_flops = settings.paths as f64 * f;
+    // Per measurement: one run, images per run (0: not a throughput), nominal FLOPs per run.
+    let (work, images, flops): (Work<'_>, f64, f64) = match name {
         "ensemble_batched" => {
             let (image, paths) = ensemble_input(model, settings);
             (
@@ -91,6 +103,7 @@ pub fn measure(
                     Ok(())
                 }),
                 0.0,
+                ensemble_flops,
             )
         }
         "ensemble_single" => {
@@ -106,6 +119,7 @@ pub fn measure(
                     Ok(())
                 }),
                 0.0,
+                ensemble_flops,
             )
         }
         "pgd20_fixed" | "pgd20_eot10" => {
@@ -113,11 +127,12 @@ pub fn measure(
             let x = data.to_tensor(&[0], model.device());
             let labels = [usize::from(data.labels[0])];
             let mut config = AttackConfig::preset(AttackKind::Pgd);
-            config.policy = if name == "pgd20_fixed" {
-                PathPolicy::Fixed
+            let (policy, flops) = if name == "pgd20_fixed" {
+                (PathPolicy::Fixed, pgd20)
             } else {
-                PathPolicy::Eot(10)
+                (PathPolicy::Eot(10), 20.0 * 10.0 * 3.0 * f + f)
             };
+            config.policy = policy;
             (
                 Box::new(move |run| {
                     config.seed = settings.seed + run as u64;
@@ -128,10 +143,12 @@ pub fn measure(
                     Ok(())
                 }),
                 0.0,
+                flops,
             )
         }
         "pgd20_eval" => {
-            let data = synthetic_images(model, EVAL_BATCHES * settings.batch, settings.seed);
+            let images = EVAL_BATCHES * settings.batch;
+            let data = synthetic_images(model, images, settings.seed);
             (
                 Box::new(move |run| {
                     let config = EvalConfig::official_pgd(20, settings.seed + run as u64);
@@ -139,7 +156,9 @@ pub fn measure(
                         .map_err(anyhow::Error::msg)?;
                     Ok(())
                 }),
-                (EVAL_BATCHES * settings.batch) as f64,
+                images as f64,
+                // Natural and robust predictions on the defender's path, PGD-20 on the attacker's.
+                images as f64 * (pgd20 + f),
             )
         }
         "train_step" => {
@@ -166,6 +185,7 @@ pub fn measure(
                     Ok(())
                 }),
                 0.0,
+                settings.batch as f64 * (settings.train_attack_steps as f64 + 1.0) * 3.0 * f,
             )
         }
         other => anyhow::bail!(
@@ -173,20 +193,12 @@ pub fn measure(
             MEASUREMENTS.join(", ")
         ),
     };
-    let flops = match name {
-        "ensemble_batched" | "ensemble_single" => settings.paths as f64 * f,
-        "pgd20_fixed" => pgd20,
-        "pgd20_eot10" => 20.0 * 10.0 * 3.0 * f + f,
-        // Natural and robust predictions on the defender's path, PGD-20 on the attacker's.
-        "pgd20_eval" => (EVAL_BATCHES * settings.batch) as f64 * (pgd20 + f),
-        _ => settings.batch as f64 * (settings.train_attack_steps as f64 + 1.0) * 3.0 * f,
-    };
     time(name, work, settings.repeats, flops, images)
 }
 
 fn time(
     name: &str,
-    mut work: Box<dyn FnMut(usize) -> anyhow::Result<()> + '_>,
+    mut work: Work<'_>,
     repeats: usize,
     flops: f64,
     images: f64,

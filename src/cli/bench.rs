@@ -73,7 +73,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         repeats: args.repeats,
         ..BenchSettings::default()
     };
-    anyhow::ensure!(settings.repeats >= 1, "--repeats must be at least 1");
+    settings.validate()?;
     let choice: DeviceChoice = args.device.parse().map_err(anyhow::Error::msg)?;
     let device = device::select(choice).map_err(anyhow::Error::msg)?;
     let threads = rayon::current_num_threads();
