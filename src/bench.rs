@@ -152,8 +152,10 @@ pub fn measure(
             (
                 Box::new(move |run| {
                     let config = EvalConfig::official_pgd(20, settings.seed + run as u64);
-                    evaluate(model, &data, &config, settings.batch, &mut |_, _| true)
-                        .map_err(anyhow::Error::msg)?;
+                    evaluate(model, &data, &config, settings.batch, None, &mut |_, _| {
+                        true
+                    })
+                    .map_err(anyhow::Error::msg)?;
                     Ok(())
                 }),
                 images as f64,

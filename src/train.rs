@@ -492,6 +492,12 @@ impl Trainer {
 
     /// One training step (attack on one path, update on another). Returns loss and accuracy.
     pub fn step(&mut self) -> (f64, f64) {
+        // Inside the thread pool, so that its parallel operations do not each hand their work
+        // over from outside and wait (see `attack::policy::PathObjective`).
+        rayon::scope(|_| self.step_in_pool())
+    }
+
+    fn step_in_pool(&mut self) -> (f64, f64) {
         let config = self.state.config.clone();
         let steps_per_epoch = self.steps_per_epoch();
         let (epoch, s) = (self.state.epoch, self.state.step_in_epoch);
@@ -567,6 +573,7 @@ impl Trainer {
             &self.holdout,
             &eval,
             config.batch_size,
+            None,
             &mut |_, _| true,
         )
         .map_err(anyhow::Error::msg)?;

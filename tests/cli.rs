@@ -426,6 +426,63 @@ fn eval_reports_one_number_per_protocol() {
 }
 
 #[test]
+fn eval_goes_on_from_its_checkpoint_and_prints_progress_without_a_terminal() {
+    let data = tiny_cifar("eval-checkpoint");
+    let checkpoint = scratch("eval-checkpoint-file").join("eval.jsonl");
+    let eval = |preset: &str| {
+        rna_lens(&[
+            "eval",
+            "--arch",
+            "resnet20",
+            "--device",
+            "cpu",
+            "--data",
+            data.to_str().unwrap(),
+            "--preset",
+            preset,
+            "--batch",
+            "8",
+            "--json",
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+        ])
+    };
+    let first = eval("fgsm");
+    let stderr = String::from_utf8_lossy(&first.stderr).to_string();
+    assert!(
+        stderr.contains("fgsm: ") && stderr.contains("/20 images,") && stderr.contains("ETA"),
+        "{stderr}"
+    );
+    let first: serde_json::Value = serde_json::from_str(&stdout(&first)).unwrap();
+    assert_eq!(first["protocols"]["fgsm"]["resumed"], 0);
+
+    // Run again with one more protocol: FGSM comes from the checkpoint, natural is computed.
+    let second = eval("fgsm,natural");
+    let stderr = String::from_utf8_lossy(&second.stderr).to_string();
+    assert!(
+        stderr.contains("fgsm: 20 of the 20 images counted from the checkpoint"),
+        "{stderr}"
+    );
+    let second: serde_json::Value = serde_json::from_str(&stdout(&second)).unwrap();
+    assert_eq!(second["protocols"]["fgsm"]["resumed"], 20);
+    assert_eq!(second["protocols"]["natural"]["resumed"], 0);
+    assert_eq!(second["accuracy"]["fgsm"], first["accuracy"]["fgsm"]);
+
+    let other = one_line_error(&rna_lens(&[
+        "eval",
+        "--arch",
+        "resnet18",
+        "--data",
+        data.to_str().unwrap(),
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+    ]));
+    assert!(other.contains("written for another model"), "{other}");
+    std::fs::remove_dir_all(data).unwrap();
+    std::fs::remove_dir_all(checkpoint.parent().unwrap()).unwrap();
+}
+
+#[test]
 fn transfer_prints_a_k_by_k_matrix() {
     let data = tiny_cifar("transfer");
     let out = stdout(&rna_lens(&[

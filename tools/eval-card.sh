@@ -9,23 +9,31 @@
 #   and EOT-PGD-20 (K = 10); on AA_LIMIT images (default 1000; 0 skips it) autoattack-rand
 #   (EOT-20). For a model without random layers every path policy is the same attack, so those
 #   rows are not repeated and AutoAttack runs without EOT (policy `fixed`).
-#   The stages run side by side, one process each (burn's CPU backend keeps about one core busy).
+#   The stages run side by side, one process each. Each records its finished batches in
+#   $CHECKPOINTS (default ~/.cache/rna-lens/eval-card/MODEL-SEED-LIMIT-AA_LIMIT), so after an
+#   interruption the same command goes on where it stopped.
 set -euo pipefail
 model="$1"; data="$2"; limit="${3:-}"; aa_limit="${4:-1000}"; seed="${5:-0}"
 bin="${RNA_LENS:-cargo run --release --quiet --}"
 out=$(mktemp -d)
+checkpoints="${CHECKPOINTS:-$HOME/.cache/rna-lens/eval-card/$(basename "$model" .safetensors)-$seed-${limit:-all}-$aa_limit}"
+mkdir -p "$checkpoints"
 subset=(); [ -n "$limit" ] && subset=(--limit "$limit")
 random=$($bin info --model "$model" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(len(d["candidates"]) > 1 and len(d["random_layers"]) > 0))')
-eval_json() { $bin eval --model "$model" --data "$data" --seed "$seed" --json "$@"; }
+# eval_json STAGE ARGS...: one stage, resumable from its own checkpoint file.
+eval_json() {
+  local stage="$1"; shift
+  $bin eval --model "$model" --data "$data" --seed "$seed" --json --checkpoint "$checkpoints/$stage.jsonl" "$@"
+}
 
-eval_json --preset natural > "$out/natural.json" &
+eval_json natural --preset natural > "$out/natural.json" &
 if [ "$random" = 1 ]; then
-  eval_json "${subset[@]}" --preset natural,fgsm,pgd20,mifgsm,pgd20-fixed > "$out/attacks.json" &
-  eval_json "${subset[@]}" --preset eot-pgd20 > "$out/eot.json" &
-  [ "$aa_limit" != 0 ] && eval_json --limit "$aa_limit" --preset autoattack-rand > "$out/aa.json" &
+  eval_json attacks "${subset[@]}" --preset natural,fgsm,pgd20,mifgsm,pgd20-fixed > "$out/attacks.json" &
+  eval_json eot "${subset[@]}" --preset eot-pgd20 > "$out/eot.json" &
+  [ "$aa_limit" != 0 ] && eval_json aa --limit "$aa_limit" --preset autoattack-rand > "$out/aa.json" &
 else
-  eval_json "${subset[@]}" --preset natural,fgsm,pgd20,mifgsm > "$out/attacks.json" &
-  [ "$aa_limit" != 0 ] && eval_json --limit "$aa_limit" --attack autoattack-rand --policy fixed > "$out/aa.json" &
+  eval_json attacks "${subset[@]}" --preset natural,fgsm,pgd20,mifgsm > "$out/attacks.json" &
+  [ "$aa_limit" != 0 ] && eval_json aa --limit "$aa_limit" --attack autoattack-rand --policy fixed > "$out/aa.json" &
 fi
 for job in $(jobs -p); do wait "$job"; done
 

@@ -2,7 +2,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use rna_lens::attack::{AttackConfig, AttackKind, PathPolicy};
-use rna_lens::eval::{EvalConfig, EvalReport, evaluate};
+use rna_lens::eval::{EvalConfig, EvalJournal, EvalReport, evaluate};
 
 use super::common::{AttackArgs, DataArgs, ModelArgs, untrained_warning};
 
@@ -26,6 +26,10 @@ pub struct EvalArgs {
     batch: usize,
     #[arg(long)]
     json: bool,
+    /// Record every finished batch in FILE; the same command run again goes on where it
+    /// stopped (an interrupted evaluation loses at most the batches in flight).
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<std::path::PathBuf>,
 }
 
 /// The protocols of the paper's table and of the adaptive view.
@@ -100,6 +104,15 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         Some(n) => data.sample(n, 0),
         None => data,
     };
+    let mut journal = match &args.checkpoint {
+        Some(path) => {
+            let journal =
+                EvalJournal::open(path, &model, &data, args.batch).map_err(anyhow::Error::msg)?;
+            eprintln!("recording finished batches in {}", path.display());
+            Some(journal)
+        }
+        None => None,
+    };
     if let Some(w) = untrained_warning(&model) {
         eprintln!("{w}");
     }
@@ -118,10 +131,33 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             "{msg:>16} {bar:30} {pos}/{len} images [{elapsed_precise}, ETA {eta_precise}]",
         )?);
         bar.set_message(name.clone());
-        let report = evaluate(&model, &data, &config, args.batch, &mut |done, _| {
-            bar.set_position(done as u64);
-            true
-        })
+        let resumed: u64 = journal.as_ref().map_or(0, |j| {
+            j.recorded(&config).values().map(|c| c.images as u64).sum()
+        });
+        bar.set_position(resumed);
+        bar.reset_eta();
+        // Without a terminal (a log file, a background run) the bar is hidden: a plain line
+        // for each batch that finishes a minute or more after the last line.
+        let started = std::time::Instant::now();
+        let mut last_line: Option<std::time::Instant> = None;
+        let report = evaluate(
+            &model,
+            &data,
+            &config,
+            args.batch,
+            journal.as_mut(),
+            &mut |done, total| {
+                bar.set_position(done as u64);
+                if bar.is_hidden() && last_line.is_none_or(|t| t.elapsed().as_secs() >= 60) {
+                    last_line = Some(std::time::Instant::now());
+                    eprintln!(
+                        "{}",
+                        progress_line(&name, done as u64, resumed, total as u64, started.elapsed())
+                    );
+                }
+                true
+            },
+        )
         .map_err(anyhow::Error::msg)?;
         bar.finish_and_clear();
         if !args.json {
@@ -141,6 +177,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 ),
             }
         }
+        if report.resumed > 0 {
+            eprintln!(
+                "{name}: {} of the {} images counted from the checkpoint",
+                report.resumed, report.images
+            );
+        }
         results.push((name, report));
     }
     if args.json {
@@ -159,4 +201,25 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&doc)?);
     }
     Ok(())
+}
+
+/// `name: done/total images, elapsed, ETA`, the ETA from this run's pace (images a checkpoint
+/// supplied took none of this run's time).
+fn progress_line(
+    name: &str,
+    done: u64,
+    resumed: u64,
+    total: u64,
+    elapsed: std::time::Duration,
+) -> String {
+    let minutes = |s: f64| format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64);
+    let secs = elapsed.as_secs_f64();
+    let eta = match done.checked_sub(resumed) {
+        Some(ran) if ran > 0 => minutes(secs / ran as f64 * total.saturating_sub(done) as f64),
+        _ => "unknown".into(),
+    };
+    format!(
+        "{name}: {done}/{total} images, {} elapsed, ETA {eta}",
+        minutes(secs)
+    )
 }

@@ -1,7 +1,5 @@
 //! The plain (non-random) layers the networks are built from, initialised from our seeded RNG.
 
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::norm::{NormLayer, RandomNorm, RunningUpdate};
@@ -50,17 +48,7 @@ impl Conv2d {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        conv2d(
-            x,
-            self.weight.clone(),
-            None,
-            ConvOptions::new(
-                [self.stride, self.stride],
-                [self.padding, self.padding],
-                [1, 1],
-                1,
-            ),
-        )
+        super::conv::conv2d(x, self.weight.clone(), self.stride, self.padding)
     }
 }
 
