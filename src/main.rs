@@ -46,13 +46,17 @@ fn exit_on_usage_error(e: clap::Error) -> ! {
 /// Tensors are large, short-lived buffers. By default glibc serves each from its own mapping
 /// and unmaps it when freed, so every pass pays page faults and zeroing to get memory back
 /// (training steps 30% slower, timings that depend on what ran before). Keeping freed memory
-/// in the heap makes it reusable at once.
+/// in the heap makes it reusable at once. One heap for all threads: each worker thread's own
+/// heap is carved from mappings that glibc returns to the system as they empty, the same
+/// faults again (one heap: PGD-20 evaluation 35 → 47 images/s, training step −10%, EOT-10 on
+/// one image +10%, peak memory −35%).
 fn keep_freed_tensors_in_the_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: called first thing in main, before any other thread allocates.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 
