@@ -192,7 +192,10 @@ fn im2col(g: &Geometry, image: &[f32], rows: Range<usize>, columns: &mut [f32]) 
 
 /// Adds `[C·k·k, OH·OW]` columns back into a `[C, H, W]` image gradient: the adjoint of
 /// [`im2col`] over all rows.
-fn col2im(g: &Geometry, columns: &[f32], image: &mut [f32]) {
+fn col2im(g: &Geometry, columns: &mut [f32], image: &mut [f32]) {
+    if g.stride == 1 && (g.out_height, g.out_width) == (g.height, g.width) {
+        return col2im_same(g, columns, image);
+    }
     let (k, positions, plane) = (g.kernel, g.positions(), g.height * g.width);
     for c in 0..g.inputs {
         let image = &mut image[c * plane..(c + 1) * plane];
@@ -221,6 +224,33 @@ fn col2im(g: &Geometry, columns: &[f32], image: &mut [f32]) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// [`col2im`] for a stride-1 convolution whose output has the input's size: each kernel tap
+/// moves a whole plane by one fixed offset, so it is one long add. The entries that would wrap
+/// into the neighbouring row are the padding's, whose gradient is dropped: they are zeroed
+/// first (`columns` is scratch).
+fn col2im_same(g: &Geometry, columns: &mut [f32], image: &mut [f32]) {
+    let (k, w, plane) = (g.kernel, g.width as isize, g.height * g.width);
+    for (tap, columns) in columns.chunks_exact_mut(plane).enumerate() {
+        let (c, kh, kw) = (tap / (k * k), tap / k % k, tap % k);
+        let (dr, dc) = (kh as isize - g.padding as isize, kw as isize - g.padding as isize);
+        let image = &mut image[c * plane..(c + 1) * plane];
+        for row in columns.chunks_exact_mut(g.width) {
+            match dc {
+                0 => {}
+                dc if dc > 0 => row[g.width - dc as usize..].fill(0.0),
+                dc => row[..(-dc) as usize].fill(0.0),
+            }
+        }
+        let offset = dr * w + dc;
+        let start = (-offset).max(0) as usize;
+        let end = (plane as isize - offset).min(plane as isize).max(start as isize) as usize;
+        let target = &mut image[(start as isize + offset) as usize..(end as isize + offset) as usize];
+        for (i, c) in target.iter_mut().zip(&columns[start..end]) {
+            *i += c;
         }
     }
 }
