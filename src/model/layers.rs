@@ -48,7 +48,7 @@ impl Conv2d {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        super::conv::conv2d(x, self.weight.clone(), self.stride, self.padding)
+        super::cpu::conv::conv2d(x, self.weight.clone(), self.stride, self.padding)
     }
 }
 

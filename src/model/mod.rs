@@ -1,6 +1,6 @@
 //! RNA networks: configuration, construction, and forward passes along paths.
 
-mod conv;
+mod cpu;
 pub mod file;
 pub mod layers;
 pub mod norm;

@@ -7,11 +7,11 @@
 use std::fmt;
 use std::str::FromStr;
 
-use burn::tensor::module::batch_norm_train;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::ModelError;
+use super::cpu::batch_norm::batch_norm_train;
 use super::params::{ParamRole, Parameters, Visitor, join};
 
 pub const EPSILON: f64 = 1e-5;
@@ -240,14 +240,14 @@ impl NormLayer {
         match self.kind {
             NormKind::Bn => {
                 let [n, _, h, w] = x.dims();
-                let out = batch_norm_train(
+                let (output, mean, variance) = batch_norm_train(
                     x,
                     self.weight.clone().unwrap(),
                     self.bias.clone().unwrap(),
                     EPSILON,
                 );
-                let update = self.momentum_update(out.mean, out.variance, n * h * w);
-                (out.output, Some(update))
+                let update = self.momentum_update(mean, variance, n * h * w);
+                (output, Some(update))
             }
             NormKind::Gbn(_) | NormKind::Gbnr(_) => {
                 let [n, c, h, w] = x.dims();

@@ -1,4 +1,4 @@
-//! 2-D convolution on the CPU backend, forward and both gradients, in the NCHW layout the rest
+//! 2-D convolution, forward and both gradients, in the NCHW layout the rest
 //! of the network uses: per image (or per band of rows, when the batch is small) an unfolding
 //! into patches, then one matrix product.
 //!
@@ -6,13 +6,12 @@
 //! back element by element, and computes the weight gradient as a convolution whose kernel is
 //! the whole output map (a matrix product with 9 columns). Profiles of a training step put
 //! those, not the arithmetic, first; here a ResNet-20 training step takes about half the time.
-//! Tensors on any other backend (wgpu), or of another float type, use burn's convolution.
 
 use std::ops::Range;
 
+use burn::tensor::Tensor;
 use burn::tensor::module::conv2d as burn_conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, Tensor, TensorData};
 use burn_autodiff::Autodiff;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::checkpoint::strategy::NoCheckpointing;
@@ -21,6 +20,8 @@ use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_backend::tensor::FloatTensor;
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
+
+use super::{Flex32, as_flex, flex_tensor, values};
 
 /// A bias-free, ungrouped convolution with a square kernel and equal stride and padding on both
 /// axes (every convolution of the architectures here).
@@ -236,7 +237,10 @@ fn col2im_same(g: &Geometry, columns: &mut [f32], image: &mut [f32]) {
     let (k, w, plane) = (g.kernel, g.width as isize, g.height * g.width);
     for (tap, columns) in columns.chunks_exact_mut(plane).enumerate() {
         let (c, kh, kw) = (tap / (k * k), tap / k % k, tap % k);
-        let (dr, dc) = (kh as isize - g.padding as isize, kw as isize - g.padding as isize);
+        let (dr, dc) = (
+            kh as isize - g.padding as isize,
+            kw as isize - g.padding as isize,
+        );
         let image = &mut image[c * plane..(c + 1) * plane];
         for row in columns.chunks_exact_mut(g.width) {
             match dc {
@@ -247,8 +251,11 @@ fn col2im_same(g: &Geometry, columns: &mut [f32], image: &mut [f32]) {
         }
         let offset = dr * w + dc;
         let start = (-offset).max(0) as usize;
-        let end = (plane as isize - offset).min(plane as isize).max(start as isize) as usize;
-        let target = &mut image[(start as isize + offset) as usize..(end as isize + offset) as usize];
+        let end = (plane as isize - offset)
+            .min(plane as isize)
+            .max(start as isize) as usize;
+        let target =
+            &mut image[(start as isize + offset) as usize..(end as isize + offset) as usize];
         for (i, c) in target.iter_mut().zip(&columns[start..end]) {
             *i += c;
         }
@@ -522,42 +529,6 @@ fn weight_gradient(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     dw
 }
 
-/// A float-32 tensor on the CPU backend, plain or tracked by autodiff.
-enum Flex32 {
-    Plain(FlexTensor),
-    Tracked(FloatTensor<Autodiff<Flex>>),
-}
-
-impl Flex32 {
-    /// As an autodiff tensor; a plain one becomes a constant (no gradient flows to it).
-    fn tracked(self) -> FloatTensor<Autodiff<Flex>> {
-        match self {
-            Flex32::Plain(t) => FloatTensor::<Autodiff<Flex>>::new(t),
-            Flex32::Tracked(t) => t,
-        }
-    }
-}
-
-fn as_flex(t: &Tensor<4>) -> Option<Flex32> {
-    let f32_only = |t: FlexTensor| (t.dtype() == DType::F32).then_some(t);
-    if let Ok(t) = t.clone().try_into_primitive::<Flex>() {
-        return f32_only(t).map(Flex32::Plain);
-    }
-    let t = t.clone().try_into_primitive::<Autodiff<Flex>>().ok()?;
-    (t.primitive().dtype() == DType::F32).then_some(Flex32::Tracked(t))
-}
-
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    match t.as_slice::<f32>() {
-        Some(v) => std::borrow::Cow::Borrowed(v),
-        None => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("f32").to_vec()),
-    }
-}
-
-fn flex_tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
-}
-
 /// The convolution as one autodiff node whose backward pass is [`input_gradient`] and
 /// [`weight_gradient`], each computed only when its input needs it.
 #[derive(Debug)]
@@ -608,7 +579,7 @@ fn tracked_forward(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::Device;
+    use burn::tensor::{Device, TensorData};
 
     fn random(shape: [usize; 4], seed: u64) -> Tensor<4> {
         let mut rng = crate::rng::SeededRng::new(seed);
