@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attack::{AttackConfig, AttackKind, PathPolicy, attack_paths, run_attack};
 use crate::data::ImageSet;
+use crate::model::file::checksum;
 use crate::model::{Path, RnaModel};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -260,7 +261,7 @@ impl EvalJournal {
         use std::io::Write;
         let header = JournalHeader {
             journal: JOURNAL_KIND.into(),
-            model: fingerprint(&crate::model::file::to_bytes(model)),
+            model: checksum(&crate::model::file::to_bytes(model)),
             images: images_fingerprint(data),
             batch: batch_size.max(1),
         };
@@ -386,14 +387,10 @@ impl JournalHeader {
     }
 }
 
-fn fingerprint(bytes: &[u8]) -> String {
-    format!("fnv1a64:{:016x}", crate::model::file::fnv1a64(bytes))
-}
-
 /// The images and their labels, in order.
 fn images_fingerprint(data: &ImageSet) -> String {
     let labels: Vec<u8> = data.labels.iter().flat_map(|l| l.to_le_bytes()).collect();
-    format!("{}/{}", fingerprint(&data.pixels), fingerprint(&labels))
+    format!("{}/{}", checksum(&data.pixels), checksum(&labels))
 }
 
 /// How many of `labels` the model gets right on `path`.
@@ -439,6 +436,16 @@ mod tests {
         EvalConfig::official_pgd(3, 5)
     }
 
+    /// PGD-3 in batches of 2, recorded in `journal`.
+    fn pgd3_in_pairs(
+        model: &RnaModel,
+        data: &ImageSet,
+        journal: &mut EvalJournal,
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> EvalReport {
+        evaluate(model, data, &pgd3(), 2, Some(journal), progress).unwrap()
+    }
+
     fn scratch(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("rna-lens-eval-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -462,15 +469,7 @@ mod tests {
 
         let path = scratch("resume");
         let mut journal = EvalJournal::open(&path, &model, &data, 2).unwrap();
-        let stopped = evaluate(
-            &model,
-            &data,
-            &pgd3(),
-            2,
-            Some(&mut journal),
-            &mut |_, _| false,
-        )
-        .unwrap();
+        let stopped = pgd3_in_pairs(&model, &data, &mut journal, &mut |_, _| false);
         assert_eq!(stopped.images, 4, "stops after the first two batches");
         drop(journal);
         // A crash in the middle of writing leaves a line cut short: it is dropped.
@@ -482,18 +481,10 @@ mod tests {
         assert_eq!(journal.recorded(&pgd3()).len(), 2);
         assert!(journal.recorded(&EvalConfig::official_pgd(3, 6)).is_empty());
         let mut calls = 0;
-        let resumed = evaluate(
-            &model,
-            &data,
-            &pgd3(),
-            2,
-            Some(&mut journal),
-            &mut |_, _| {
-                calls += 1;
-                true
-            },
-        )
-        .unwrap();
+        let resumed = pgd3_in_pairs(&model, &data, &mut journal, &mut |_, _| {
+            calls += 1;
+            true
+        });
         assert_eq!(
             calls, 2,
             "only the three batches not recorded run, two at a time"
@@ -505,15 +496,9 @@ mod tests {
 
         // Everything recorded: nothing runs, the same figures come back.
         let mut journal = EvalJournal::open(&path, &model, &data, 2).unwrap();
-        let again = evaluate(
-            &model,
-            &data,
-            &pgd3(),
-            2,
-            Some(&mut journal),
-            &mut |_, _| panic!("no batch should run"),
-        )
-        .unwrap();
+        let again = pgd3_in_pairs(&model, &data, &mut journal, &mut |_, _| {
+            panic!("no batch should run")
+        });
         assert_eq!(
             (again.resumed, again.robust_accuracy),
             (10, full.robust_accuracy)

@@ -4,6 +4,16 @@
 //! than from `rand`, so that the same seed gives the same path on every platform and with every
 //! version of our dependencies (SplitMix64 is fully specified by a few integer operations).
 
+/// FNV-1a, 64 bit: stream labels to seeds, and model files' checksum.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 /// SplitMix64 (Steele, Lea & Flood 2014): 64-bit state, passes BigCrush, trivially portable.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeededRng {
@@ -18,12 +28,7 @@ impl SeededRng {
     /// A generator for an independent stream derived from this seed and a label, so that
     /// e.g. the attacker's and the defender's paths never share draws.
     pub fn derive(seed: u64, stream: &str) -> Self {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in stream.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        let mut rng = Self::new(seed ^ h);
+        let mut rng = Self::new(seed ^ fnv1a64(stream.as_bytes()));
         rng.next_u64();
         rng
     }

@@ -381,23 +381,20 @@ fn tiny_cifar(name: &str) -> PathBuf {
     dir
 }
 
+/// `rna-lens eval --json` of an untrained ResNet-20 on the CPU, in batches of 8, plus `extra`.
+fn eval_json(data: &std::path::Path, extra: &[&str]) -> Output {
+    let data = data.to_str().unwrap();
+    let mut args = vec![
+        "eval", "--arch", "resnet20", "--device", "cpu", "--data", data, "--batch", "8", "--json",
+    ];
+    args.extend_from_slice(extra);
+    rna_lens(&args)
+}
+
 #[test]
 fn eval_reports_one_number_per_protocol() {
     let data = tiny_cifar("eval");
-    let out = stdout(&rna_lens(&[
-        "eval",
-        "--arch",
-        "resnet20",
-        "--device",
-        "cpu",
-        "--data",
-        data.to_str().unwrap(),
-        "--preset",
-        "natural,fgsm",
-        "--batch",
-        "8",
-        "--json",
-    ]));
+    let out = stdout(&eval_json(&data, &["--preset", "natural,fgsm"]));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     for p in ["natural", "fgsm"] {
         let a = v["accuracy"][p].as_f64().unwrap();
@@ -430,22 +427,15 @@ fn eval_goes_on_from_its_checkpoint_and_prints_progress_without_a_terminal() {
     let data = tiny_cifar("eval-checkpoint");
     let checkpoint = scratch("eval-checkpoint-file").join("eval.jsonl");
     let eval = |preset: &str| {
-        rna_lens(&[
-            "eval",
-            "--arch",
-            "resnet20",
-            "--device",
-            "cpu",
-            "--data",
-            data.to_str().unwrap(),
-            "--preset",
-            preset,
-            "--batch",
-            "8",
-            "--json",
-            "--checkpoint",
-            checkpoint.to_str().unwrap(),
-        ])
+        eval_json(
+            &data,
+            &[
+                "--preset",
+                preset,
+                "--checkpoint",
+                checkpoint.to_str().unwrap(),
+            ],
+        )
     };
     let first = eval("fgsm");
     let stderr = String::from_utf8_lossy(&first.stderr).to_string();

@@ -22,14 +22,10 @@ pub const VERSION: &str = "1";
 /// Headers beyond this size are not ours (ours are a few tens of kilobytes).
 const MAX_HEADER: u64 = 16 << 20;
 
-/// FNV-1a, 64 bit: a checksum to detect corrupted weights, not a security measure.
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+/// The checksum as model files store it (`fnv1a64:` and 16 hex digits): it detects corrupted
+/// weights; it is not a security measure.
+pub fn checksum(bytes: &[u8]) -> String {
+    format!("fnv1a64:{:016x}", crate::rng::fnv1a64(bytes))
 }
 
 /// A tensor as stored: key, shape and row-major values.
@@ -56,10 +52,7 @@ pub fn encode(tensors: &[NamedTensor], mut metadata: serde_json::Map<String, Val
     }
     metadata.insert("format".into(), FORMAT.into());
     metadata.insert("version".into(), VERSION.into());
-    metadata.insert(
-        "checksum".into(),
-        format!("fnv1a64:{:016x}", fnv1a64(&data)).into(),
-    );
+    metadata.insert("checksum".into(), checksum(&data).into());
     header.insert("__metadata__".into(), Value::Object(metadata));
     let mut header = serde_json::to_vec(&Value::Object(header)).expect("header serializes");
     while !header.len().is_multiple_of(8) {
@@ -259,7 +252,7 @@ fn parse_header(bytes: &[u8]) -> Result<(Metadata, BTreeMap<String, TensorEntry>
             bytes.len() - needed
         ));
     }
-    let actual = format!("fnv1a64:{:016x}", fnv1a64(&bytes[data_start..]));
+    let actual = checksum(&bytes[data_start..]);
     let recorded = meta
         .get("checksum")
         .and_then(Value::as_str)
