@@ -30,8 +30,11 @@ pub const EVAL_BATCHES: usize = 2;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchSettings {
-    /// Timed runs per measurement (after one untimed warm-up run).
+    /// Timed runs per measurement.
     pub repeats: usize,
+    /// Untimed runs before them. On wgpu, kernels are compiled and autotuned for each new shape
+    /// during the first runs, so one warm-up is not enough there.
+    pub warmup: usize,
     /// Paths of the ensemble query.
     pub paths: usize,
     /// Batch of the PGD evaluation and the training step.
@@ -45,6 +48,7 @@ impl Default for BenchSettings {
     fn default() -> Self {
         Self {
             repeats: 5,
+            warmup: 1,
             paths: 1024,
             batch: 128,
             train_attack_steps: 2,
@@ -83,7 +87,8 @@ pub struct Measurement {
 /// One run of a measurement; the argument numbers the run (0: the warm-up).
 type Work<'m> = Box<dyn FnMut(usize) -> anyhow::Result<()> + 'm>;
 
-/// Runs measurement `name` on `model`: one warm-up run, then `settings.repeats` timed runs.
+/// Runs measurement `name` on `model`: `settings.warmup` untimed runs, then `settings.repeats`
+/// timed runs.
 pub fn measure(
     model: &RnaModel,
     name: &str,
@@ -167,7 +172,7 @@ pub fn measure(
             let holdout = 1;
             let data = synthetic_images(
                 model,
-                settings.batch * (settings.repeats + 1) + holdout,
+                settings.batch * (settings.warmup + settings.repeats) + holdout,
                 settings.seed,
             );
             let dir = std::env::temp_dir().join(format!("rna-lens-bench-{}", std::process::id()));
@@ -195,20 +200,22 @@ pub fn measure(
             MEASUREMENTS.join(", ")
         ),
     };
-    time(name, work, settings.repeats, flops, images)
+    time(name, work, settings, flops, images)
 }
 
 fn time(
     name: &str,
     mut work: Work<'_>,
-    repeats: usize,
+    settings: &BenchSettings,
     flops: f64,
     images: f64,
 ) -> anyhow::Result<Measurement> {
-    work(0)?;
+    for _ in 0..settings.warmup {
+        work(0)?;
+    }
     reset_peak_rss();
-    let mut runs = Vec::with_capacity(repeats);
-    for run in 1..=repeats {
+    let mut runs = Vec::with_capacity(settings.repeats);
+    for run in 1..=settings.repeats {
         let started = Instant::now();
         work(run)?;
         runs.push(started.elapsed().as_secs_f64());
@@ -285,6 +292,23 @@ pub fn peak_rss_bytes() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warm_up_runs_are_run_but_not_timed() {
+        let mut calls = Vec::new();
+        let settings = BenchSettings {
+            repeats: 2,
+            warmup: 3,
+            ..BenchSettings::default()
+        };
+        let work: Work<'_> = Box::new(|run| {
+            calls.push(run);
+            Ok(())
+        });
+        let m = time("count", work, &settings, 1.0, 0.0).unwrap();
+        assert_eq!(m.runs.len(), 2);
+        assert_eq!(calls, [0, 0, 0, 1, 2]);
+    }
 
     #[test]
     fn median_of_odd_and_even_counts() {

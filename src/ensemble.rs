@@ -1,15 +1,28 @@
 //! What many sampled paths say about one input, each distinct path prefix computed once.
 
 use burn::tensor::activation::softmax;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::model::{Path, RnaModel};
 
-/// Paths per pass: few enough that passes run side by side and memory stays bounded, enough to
-/// share prefixes (64 measured fastest; see README, Performance).
-pub const CHUNK: usize = 64;
+/// Paths per pass on the CPU: few enough that passes run side by side and memory stays bounded,
+/// enough to share prefixes (64 measured fastest; see README, Performance).
+const CPU_CHUNK: usize = 64;
+
+/// Paths per pass on a GPU: kernel launches, not arithmetic, bound the time there, so one wide
+/// pass beats many narrow ones (bounded so that activations stay a few hundred MB).
+const GPU_CHUNK: usize = 1024;
+
+/// Paths per pass on `device`.
+fn chunk_for(device: &Device) -> usize {
+    if *device == Device::flex() {
+        CPU_CHUNK
+    } else {
+        GPU_CHUNK
+    }
+}
 
 /// Each path's prediction for one input.
 #[derive(Clone, Debug, Serialize)]
@@ -63,14 +76,24 @@ impl Proportion {
 }
 
 /// Logits of `image` (`[3, H, W]`, in [0, 1]) under every path. Paths are evaluated in sorted
-/// order, `CHUNK` per pass, so that each pass shares as many path prefixes as possible.
+/// order, [`chunk_for`] the device per pass, so that each pass shares as many path prefixes as
+/// possible.
 pub fn path_logits(model: &RnaModel, image: &Tensor<3>, paths: &[Path]) -> Tensor<2> {
+    path_logits_in_chunks(model, image, paths, chunk_for(&image.device()))
+}
+
+fn path_logits_in_chunks(
+    model: &RnaModel,
+    image: &Tensor<3>,
+    paths: &[Path],
+    chunk: usize,
+) -> Tensor<2> {
     let mut order: Vec<usize> = (0..paths.len()).collect();
     order.sort_by(|&a, &b| paths[a].choices().cmp(paths[b].choices()));
     let x = image.clone().unsqueeze_dim::<4>(0);
     // Chunks run side by side: much of a pass is single-threaded work between convolutions.
     let chunks: Vec<Tensor<2>> = order
-        .par_chunks(CHUNK)
+        .par_chunks(chunk)
         .map(|chunk| {
             let sorted: Vec<Path> = chunk.iter().map(|&i| paths[i].clone()).collect();
             model.forward_shared(x.clone(), &sorted)
@@ -164,6 +187,39 @@ mod tests {
         let all = Proportion::wilson(20, 20);
         assert_eq!(all.high, 1.0);
         assert!(all.low > 0.83 && all.low < 0.84, "{all:?}");
+    }
+
+    /// Sorting, chunking and putting back in order must not change what each path says: narrow
+    /// CPU chunks and one wide GPU-sized pass both match one forward pass per path.
+    #[test]
+    fn chunking_keeps_each_paths_logits() {
+        use crate::model::{Architecture, ModelConfig};
+        let architecture = Architecture::ResNet {
+            stage_widths: vec![4, 8],
+            blocks_per_stage: vec![1, 1],
+        };
+        let device = Device::flex();
+        let model = RnaModel::new(ModelConfig::cifar10(architecture), 1, &device).unwrap();
+        let mut rng = crate::rng::SeededRng::new(2);
+        let pixels: Vec<f32> = (0..3 * 32 * 32).map(|_| rng.next_f32()).collect();
+        let image = Tensor::<3>::from_data(TensorData::new(pixels, [3, 32, 32]), &device);
+        let paths = model.path_space().sample_many(40, 3);
+        let narrow = path_logits_in_chunks(&model, &image, &paths, 3);
+        let wide = path_logits_in_chunks(&model, &image, &paths, GPU_CHUNK);
+        let mut spread = 0.0f32;
+        for (i, path) in paths.iter().enumerate() {
+            let single = model.forward_path(image.clone().unsqueeze_dim(0), path);
+            for (name, logits) in [("narrow", &narrow), ("wide", &wide)] {
+                let diff = (logits.clone().narrow(0, i, 1) - single.clone())
+                    .abs()
+                    .max()
+                    .into_scalar::<f32>();
+                assert!(diff < 1e-4, "{name} chunks: path {i} differs by {diff}");
+            }
+            let first = narrow.clone().narrow(0, 0, 1);
+            spread = spread.max((first - single).abs().max().into_scalar::<f32>());
+        }
+        assert!(spread > 1e-3, "all paths gave the same logits");
     }
 
     #[test]

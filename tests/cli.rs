@@ -221,12 +221,15 @@ fn bench_times_each_measurement_and_counts_flops() {
         "ensemble_batched,pgd20_fixed",
         "--repeats",
         "2",
+        "--warmup",
+        "0",
         "--threads",
         "1",
         "--json",
     ]));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["threads"], 1);
+    assert_eq!(v["settings"]["warmup"], 0);
     let model = &v["models"][0];
     // The hand count of src/model/tests.rs.
     assert_eq!(model["flops_per_image"], 81_626_368);

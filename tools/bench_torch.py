@@ -6,7 +6,11 @@ freshly initialised: speed does not depend on the weights. Paths are evaluated t
 official code must (one forward per path) and, where a batched alternative exists, also in one
 batched pass with per-sample candidate masks (`*_batched`); the comparison uses the faster.
 
-Usage: bench_torch.py [--models resnet20,resnet18] [--only a,b] [--repeats 5] [--threads N] [--json]
+On `--device cuda` every timed run ends with `torch.cuda.synchronize()`, so queued GPU work is
+counted; peak memory is then the GPU allocator's peak, not the process's resident size.
+
+Usage: bench_torch.py [--models resnet20,resnet18] [--only a,b] [--repeats 5] [--warmup 1]
+                      [--threads N] [--device cpu|cuda] [--json]
 """
 import argparse
 import json
@@ -81,12 +85,12 @@ def pgd(model, x, y, steps, alpha, paths_per_step=None, batched=False):
     return x_adv.detach()
 
 
-def work_for(name, model, flops):
+def work_for(name, model, flops, device):
     """The run function of measurement `name`, its nominal FLOPs, and images per run."""
     layers = len(model.random_norms())
     g = torch.Generator().manual_seed(0)
-    image = torch.rand(1, 3, 32, 32, generator=g)
-    label = torch.randint(0, 10, (1,), generator=g)
+    image = torch.rand(1, 3, 32, 32, generator=g).to(device)
+    label = torch.randint(0, 10, (1,), generator=g).to(device)
     pgd20 = 20 * 3 * flops + flops
     if name == "ensemble_single":
         paths = [random_path(layers) for _ in range(PATHS)]
@@ -132,8 +136,8 @@ def work_for(name, model, flops):
                 return model(x_adv)
         return run, 20 * 10 * 3 * flops + flops, 0
     if name == "pgd20_eval":
-        xs = torch.rand(EVAL_BATCHES, BATCH, 3, 32, 32, generator=g)
-        ys = torch.randint(0, 10, (EVAL_BATCHES, BATCH), generator=g)
+        xs = torch.rand(EVAL_BATCHES, BATCH, 3, 32, 32, generator=g).to(device)
+        ys = torch.randint(0, 10, (EVAL_BATCHES, BATCH), generator=g).to(device)
 
         def run():
             model.eval()
@@ -151,8 +155,8 @@ def work_for(name, model, flops):
             return counts
         return run, EVAL_BATCHES * BATCH * (pgd20 + flops), EVAL_BATCHES * BATCH
     if name == "train_step":
-        x = torch.rand(BATCH, 3, 32, 32, generator=g)
-        y = torch.randint(0, 10, (BATCH,), generator=g)
+        x = torch.rand(BATCH, 3, 32, 32, generator=g).to(device)
+        y = torch.randint(0, 10, (BATCH,), generator=g).to(device)
         opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
 
         def run():
@@ -169,21 +173,32 @@ def work_for(name, model, flops):
     raise SystemExit(f"unknown measurement '{name}': expected one of {', '.join(MEASUREMENTS)}")
 
 
-def measure(name, model, flops, repeats):
-    run, work, images = work_for(name, model, flops)
-    run()  # warm-up
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(name, model, flops, repeats, warmup, device):
+    run, work, images = work_for(name, model, flops, device)
+    for _ in range(warmup):
+        run()
+    synchronize(device)
     reset_peak_rss()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     runs = []
     for _ in range(repeats):
         started = time.perf_counter()
         run()
+        synchronize(device)
         runs.append(time.perf_counter() - started)
     seconds = statistics.median(runs)
     return {
         "name": name, "seconds": seconds, "runs": runs, "flops": work,
         "gflops_per_s": work / seconds / 1e9,
         "images_per_s": images / seconds if images else None,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": (torch.cuda.max_memory_allocated(device) / 2**20
+                         if device.type == "cuda" else peak_rss_mib()),
     }
 
 
@@ -192,17 +207,24 @@ def main():
     parser.add_argument("--models", default="resnet20,resnet18")
     parser.add_argument("--only")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs before the timed ones")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: PyTorch sees no CUDA device")
     torch.set_num_threads(args.threads)
     random.seed(0)
     torch.manual_seed(0)
     names = args.only.split(",") if args.only else MEASUREMENTS
     report = {
-        "tool": "pytorch", "device": f"CPU (PyTorch {torch.__version__})",
+        "tool": "pytorch",
+        "device": (f"{torch.cuda.get_device_name(device)} (PyTorch {torch.__version__}, CUDA)"
+                   if device.type == "cuda" else f"CPU (PyTorch {torch.__version__})"),
         "threads": torch.get_num_threads(),
-        "settings": {"repeats": args.repeats, "paths": PATHS, "batch": BATCH,
+        "settings": {"repeats": args.repeats, "warmup": args.warmup, "paths": PATHS, "batch": BATCH,
                      "train_attack_steps": TRAIN_STEPS, "seed": 0,
                      "eval_batches": EVAL_BATCHES},
         "models": [],
@@ -216,12 +238,13 @@ def main():
         model = ResNet(widths, blocks).eval()
         with FlopCounterMode(display=False) as counter:
             model(torch.rand(1, 3, 32, 32))
+        model.to(device)
         flops = counter.get_total_flops()
         if not args.json:
             print(f"\n{arch}: {flops / 1e6:.1f} MFLOP per image forward")
         results = []
         for name in names:
-            m = measure(name, model, flops, args.repeats)
+            m = measure(name, model, flops, args.repeats, args.warmup, device)
             results.append(m)
             if not args.json:
                 rate = f"  {m['images_per_s']:6.1f} images/s" if m["images_per_s"] else ""

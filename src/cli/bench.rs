@@ -23,6 +23,9 @@ pub struct BenchArgs {
     /// Timed runs per measurement, after one warm-up run; the median is reported.
     #[arg(long, default_value_t = 5)]
     repeats: usize,
+    /// Untimed runs before them (more on wgpu, where the first runs compile and autotune).
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
     /// CPU threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -71,6 +74,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let settings = BenchSettings {
         repeats: args.repeats,
+        warmup: args.warmup,
         ..BenchSettings::default()
     };
     settings.validate()?;

@@ -87,7 +87,7 @@ class ResNet(nn.Module):
     def set_paths(self, paths):
         """One path per sample of the next batch (eval mode), in one batched pass."""
         for layer, norm in enumerate(self.random_norms()):
-            choices = torch.tensor([p[layer] for p in paths])
+            choices = torch.tensor([p[layer] for p in paths], device=self.mean.device)
             norm.masks = [
                 (choices == c).float().view(-1, 1, 1, 1) if bool((choices == c).any()) else None
                 for c in range(len(norm.norm))
