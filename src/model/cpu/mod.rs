@@ -11,6 +11,34 @@ use burn_autodiff::Autodiff;
 use burn_backend::tensor::FloatTensor;
 use burn_flex::{Flex, FlexTensor};
 
+/// Defines `fn $name(args)` that runs `$body(args)` compiled for AVX-512 where the processor has
+/// it, else as built: the binary targets baseline x86-64, so our own loops would otherwise get
+/// SSE2 only. `$body` (and what it calls) must be `#[inline(always)]` to be compiled that way.
+macro_rules! simd_dispatch {
+    ($(#[$meta:meta])* fn $name:ident = $body:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;) => {
+        $(#[$meta])*
+        fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                fn wide($($arg: $ty),*) $(-> $ret)? {
+                    $body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the processor was just found to have every feature `wide` needs.
+                    return unsafe { wide($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+pub(crate) use simd_dispatch;
+
 /// A float-32 tensor on the CPU backend, plain or tracked by autodiff.
 enum Flex32 {
     Plain(FlexTensor),
