@@ -11,26 +11,33 @@ use burn_autodiff::Autodiff;
 use burn_backend::tensor::FloatTensor;
 use burn_flex::{Flex, FlexTensor};
 
-/// Defines `fn $name(args)` that runs `$body(args)` compiled for AVX-512 where the processor has
-/// it, else as built: the binary targets baseline x86-64, so our own loops would otherwise get
+/// Defines `fn $name(args)` that runs `$body(args)` compiled for AVX-512, or else AVX2, where
+/// the processor has it: the binary targets baseline x86-64, so our own loops would otherwise get
 /// SSE2 only. `$body` (and what it calls) must be `#[inline(always)]` to be compiled that way.
+/// (Batch norm's sums use `pulp` instead: explicit vector code rather than loops the compiler
+/// vectorizes.)
 macro_rules! simd_dispatch {
-    ($(#[$meta:meta])* fn $name:ident = $body:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;) => {
+    ($(#[$meta:meta])* fn $name:ident = $body:ident($($arg:ident: $ty:ty),* $(,)?);) => {
         $(#[$meta])*
-        fn $name($($arg: $ty),*) $(-> $ret)? {
+        fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
+                use std::arch::is_x86_feature_detected as has;
                 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-                fn wide($($arg: $ty),*) $(-> $ret)? {
+                fn v4($($arg: $ty),*) {
                     $body($($arg),*)
                 }
-                if std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512vl")
-                    && std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: the processor was just found to have every feature `wide` needs.
-                    return unsafe { wide($($arg),*) };
+                #[target_feature(enable = "avx2,fma")]
+                fn v3($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                if has!("avx512f") && has!("avx512vl") && has!("avx2") && has!("fma") {
+                    // SAFETY: the processor was just found to have every feature `v4` needs.
+                    return unsafe { v4($($arg),*) };
+                }
+                if has!("avx2") && has!("fma") {
+                    // SAFETY: likewise for `v3`.
+                    return unsafe { v3($($arg),*) };
                 }
             }
             $body($($arg),*)
