@@ -112,6 +112,33 @@ impl Geometry {
         self.stride == 1 && (self.out_height, self.out_width) == (self.height, self.width)
     }
 
+    /// For a same-size convolution: kernel tap `tap`'s input channel, and how far its window is
+    /// moved in the flattened plane (row shift · width + column shift).
+    #[inline(always)]
+    fn tap_shift(&self, tap: usize) -> (usize, isize) {
+        let k = self.kernel;
+        let (c, kh, kw) = (tap / (k * k), tap / k % k, tap % k);
+        let pad = self.padding as isize;
+        (
+            c,
+            (kh as isize - pad) * self.width as isize + kw as isize - pad,
+        )
+    }
+
+    /// For a same-size convolution: zeroes, in each image row of `values`, the entries that tap
+    /// `tap`'s column shift took across the row's edge (they belong to the padding).
+    #[inline(always)]
+    fn zero_wrapped(&self, tap: usize, values: &mut [f32]) {
+        let shift = (tap % self.kernel) as isize - self.padding as isize;
+        for row in values.chunks_exact_mut(self.width) {
+            match shift {
+                0 => {}
+                s if s > 0 => row[self.width - s as usize..].fill(0.0),
+                s => row[..(-s) as usize].fill(0.0),
+            }
+        }
+    }
+
     /// A 1×1 convolution with stride 1 reads the image as it is: no unfolding.
     #[inline(always)]
     fn is_pointwise(&self) -> bool {
@@ -216,34 +243,21 @@ fn im2col_body(g: &Geometry, image: &[f32], rows: Range<usize>, columns: &mut [f
 /// wrapped into the neighbouring image row belong to the padding and are zeroed after.
 #[inline(always)]
 fn im2col_same(g: &Geometry, image: &[f32], rows: Range<usize>, columns: &mut [f32]) {
-    let (k, w, plane) = (g.kernel, g.width as isize, g.height * g.width);
+    let plane = g.height * g.width;
     let band = rows.len() * g.width;
-    let first = rows.start as isize * w;
     for (tap, out) in columns[..g.patch_len() * band]
         .chunks_exact_mut(band)
         .enumerate()
     {
-        let (c, kh, kw) = (tap / (k * k), tap / k % k, tap % k);
-        let (dr, dc) = (
-            kh as isize - g.padding as isize,
-            kw as isize - g.padding as isize,
-        );
+        let (c, shift) = g.tap_shift(tap);
         let image = &image[c * plane..(c + 1) * plane];
-        // out[p] = image[p + offset] wherever that is inside the plane.
-        let offset = first + dr * w + dc;
-        let start = (-offset).clamp(0, band as isize) as usize;
-        let end = (plane as isize - offset).clamp(start as isize, band as isize) as usize;
-        out[..start].fill(0.0);
-        out[end..].fill(0.0);
-        let source = (start as isize + offset) as usize..(end as isize + offset) as usize;
-        out[start..end].copy_from_slice(&image[source]);
-        for row in out.chunks_exact_mut(g.width) {
-            match dc {
-                0 => {}
-                dc if dc > 0 => row[g.width - dc as usize..].fill(0.0),
-                dc => row[..(-dc) as usize].fill(0.0),
-            }
-        }
+        // out[p] = image[p + offset] wherever that is inside the plane, else 0.
+        let offset = (rows.start * g.width) as isize + shift;
+        let inside = shifted_inside(offset, band, plane);
+        out[..inside.start].fill(0.0);
+        out[inside.end..].fill(0.0);
+        out[inside.clone()].copy_from_slice(&image[shifted(inside, offset)]);
+        g.zero_wrapped(tap, out);
     }
 }
 
@@ -296,32 +310,30 @@ fn col2im_body(g: &Geometry, columns: &mut [f32], image: &mut [f32]) {
 /// first (`columns` is scratch).
 #[inline(always)]
 fn col2im_same(g: &Geometry, columns: &mut [f32], image: &mut [f32]) {
-    let (k, w, plane) = (g.kernel, g.width as isize, g.height * g.width);
+    let plane = g.height * g.width;
     for (tap, columns) in columns.chunks_exact_mut(plane).enumerate() {
-        let (c, kh, kw) = (tap / (k * k), tap / k % k, tap % k);
-        let (dr, dc) = (
-            kh as isize - g.padding as isize,
-            kw as isize - g.padding as isize,
-        );
-        let image = &mut image[c * plane..(c + 1) * plane];
-        for row in columns.chunks_exact_mut(g.width) {
-            match dc {
-                0 => {}
-                dc if dc > 0 => row[g.width - dc as usize..].fill(0.0),
-                dc => row[..(-dc) as usize].fill(0.0),
-            }
-        }
-        let offset = dr * w + dc;
-        let start = (-offset).max(0) as usize;
-        let end = (plane as isize - offset)
-            .min(plane as isize)
-            .max(start as isize) as usize;
-        let target =
-            &mut image[(start as isize + offset) as usize..(end as isize + offset) as usize];
-        for (i, c) in target.iter_mut().zip(&columns[start..end]) {
+        let (c, offset) = g.tap_shift(tap);
+        g.zero_wrapped(tap, columns);
+        let inside = shifted_inside(offset, plane, plane);
+        let target = &mut image[c * plane..(c + 1) * plane][shifted(inside.clone(), offset)];
+        for (i, c) in target.iter_mut().zip(&columns[inside]) {
             *i += c;
         }
     }
+}
+
+/// The positions `p` of `0..len` for which `p + offset` lies in `0..plane`.
+#[inline(always)]
+fn shifted_inside(offset: isize, len: usize, plane: usize) -> Range<usize> {
+    let start = (-offset).clamp(0, len as isize);
+    let end = (plane as isize - offset).clamp(start, len as isize);
+    start as usize..end as usize
+}
+
+/// `range` moved by `offset`.
+#[inline(always)]
+fn shifted(range: Range<usize>, offset: isize) -> Range<usize> {
+    (range.start as isize + offset) as usize..(range.end as isize + offset) as usize
 }
 
 simd_dispatch! {
