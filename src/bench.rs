@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::tensor::Tensor;
 use serde::Serialize;
 
-use crate::attack::{AttackConfig, AttackKind, PathPolicy, run_attack};
+use crate::attack::{AttackConfig, AttackKind, Pairing, PathPolicy, run_attack};
 use crate::data::{IMAGE_LEN, ImageSet};
 use crate::ensemble;
 use crate::eval::{EvalConfig, evaluate};
@@ -41,6 +41,8 @@ pub struct BenchSettings {
     pub batch: usize,
     /// PGD steps of the attack inside a training step (α = ε/2, as the shipped models' recipe).
     pub train_attack_steps: usize,
+    /// Path pairing of the PGD evaluation (per-image pairing must stay near batch speed).
+    pub pairing: Pairing,
     pub seed: u64,
 }
 
@@ -52,6 +54,7 @@ impl Default for BenchSettings {
             paths: 1024,
             batch: 128,
             train_attack_steps: 2,
+            pairing: Pairing::Image,
             seed: 0,
         }
     }
@@ -60,8 +63,8 @@ impl Default for BenchSettings {
 impl BenchSettings {
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
-            self.repeats >= 1 && self.paths >= 1 && self.batch >= 2,
-            "a benchmark needs at least one repeat, one path and a batch of two"
+            self.repeats >= 1 && self.paths >= 1 && self.batch >= 2 && self.train_attack_steps >= 1,
+            "a benchmark needs at least one repeat, one path, a batch of two and one attack step"
         );
         Ok(())
     }
@@ -156,7 +159,10 @@ pub fn measure(
             let data = synthetic_images(model, images, settings.seed);
             (
                 Box::new(move |run| {
-                    let config = EvalConfig::official_pgd(20, settings.seed + run as u64);
+                    let config = EvalConfig {
+                        pairing: settings.pairing,
+                        ..EvalConfig::official_pgd(20, settings.seed + run as u64)
+                    };
                     evaluate(model, &data, &config, settings.batch, None, &mut |_, _| {
                         true
                     })

@@ -44,36 +44,7 @@ pub struct EnsembleSummary {
     pub p_correct: Option<Proportion>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct Proportion {
-    pub value: f64,
-    pub low: f64,
-    pub high: f64,
-}
-
-impl Proportion {
-    /// Wilson score interval at 95% (z = 1.959964): well behaved near 0 and 1, unlike Wald.
-    pub fn wilson(successes: usize, trials: usize) -> Self {
-        if trials == 0 {
-            return Self {
-                value: 0.0,
-                low: 0.0,
-                high: 1.0,
-            };
-        }
-        let z = 1.959_963_984_540_054_f64;
-        let n = trials as f64;
-        let p = successes as f64 / n;
-        let denom = 1.0 + z * z / n;
-        let centre = (p + z * z / (2.0 * n)) / denom;
-        let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denom;
-        Self {
-            value: p,
-            low: (centre - half).max(0.0),
-            high: (centre + half).min(1.0),
-        }
-    }
-}
+pub use crate::stats::Proportion;
 
 /// Logits of `image` (`[3, H, W]`, in [0, 1]) under every path. Paths are evaluated in sorted
 /// order, [`chunk_for`] the device per pass, so that each pass shares as many path prefixes as

@@ -15,4 +15,5 @@ pub mod eval;
 pub mod interop;
 pub mod model;
 pub mod rng;
+pub mod stats;
 pub mod train;

@@ -41,13 +41,25 @@ pub enum Schedule {
 }
 
 /// The attack that generates training examples. One step with α = 1.25 ε and a random start
-/// is "FGSM-RS" (Wong et al. 2020); ten steps with α = ε/4 is the official PGD-10.
+/// is "FGSM-RS" (Wong et al. 2020); one step with α = ε from noise of radius 2ε, not projected
+/// back to the ε-ball, is N-FGSM (de Jorge et al. 2022), which resists catastrophic
+/// overfitting; ten steps with α = ε/4 is the official PGD-10.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainAttack {
     /// In /255.
     pub eps: f64,
     pub alpha: f64,
     pub steps: usize,
+    /// Radius of the uniform random start in /255 (absent: ε).
+    #[serde(default)]
+    pub noise: Option<f64>,
+    /// Project iterates back to the ε-ball (N-FGSM: false).
+    #[serde(default = "yes")]
+    pub project: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -94,6 +106,8 @@ impl TrainConfig {
                 eps: 8.0,
                 alpha: 2.0,
                 steps: 10,
+                noise: None,
+                project: true,
             },
             holdout: 1000,
             holdout_pgd_steps: 10,
@@ -146,11 +160,15 @@ impl TrainConfig {
     }
 
     pub fn attack_config(&self) -> PgdConfig {
-        PgdConfig::linf(
-            self.attack.eps / 255.0,
-            self.attack.alpha / 255.0,
-            self.attack.steps,
-        )
+        PgdConfig {
+            project: self.attack.project,
+            start_radius: self.attack.noise.map(|r| r / 255.0),
+            ..PgdConfig::linf(
+                self.attack.eps / 255.0,
+                self.attack.alpha / 255.0,
+                self.attack.steps,
+            )
+        }
     }
 
     fn learning_rate(&self, epoch: usize, step_in_epoch: usize, steps_per_epoch: usize) -> f64 {
@@ -587,8 +605,8 @@ impl Trainer {
             train_loss: self.state.epoch_loss_sum / self.state.epoch_seen.max(1) as f64,
             train_adv_accuracy: self.state.epoch_correct as f64
                 / self.state.epoch_seen.max(1) as f64,
-            holdout_natural: report.natural_accuracy,
-            holdout_pgd: report.robust_accuracy.unwrap_or(0.0),
+            holdout_natural: report.natural.value,
+            holdout_pgd: report.robust.map_or(0.0, |p| p.value),
             seconds: self.state.seconds - started,
         };
         self.state.log.push(row.clone());
@@ -610,8 +628,17 @@ impl Trainer {
 
     fn summary(&self, epoch: usize) -> String {
         let c = &self.state.config;
+        let start = match c.attack.noise {
+            Some(r) => format!(", noise {r}/255"),
+            None => String::new(),
+        };
+        let unprojected = if c.attack.project {
+            ""
+        } else {
+            ", not projected"
+        };
         format!(
-            "PGD-AT ({}-step, ε {}/255, α {}/255), epoch {epoch} of {}, batch {}, SGD lr {} ({}), best of {} held-out training images by PGD-{} accuracy",
+            "PGD-AT ({}-step, ε {}/255, α {}/255{start}{unprojected}), epoch {epoch} of {}, batch {}, SGD lr {} ({}), best of {} held-out training images by PGD-{} robust accuracy",
             c.attack.steps,
             c.attack.eps,
             c.attack.alpha,

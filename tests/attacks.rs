@@ -6,7 +6,9 @@ use rna_lens::attack::apgd;
 use rna_lens::attack::loss::{cross_entropy, cw_margin, dlr, one_hot};
 use rna_lens::attack::pgd::{self, Norm, Objective, PgdConfig, StepEval};
 use rna_lens::attack::policy::eot_evaluate;
-use rna_lens::attack::{AttackConfig, AttackKind, LossKind, PathPolicy, run_attack};
+use rna_lens::attack::{
+    AttackConfig, AttackKind, LossKind, Pairing, PathPolicy, StageAccount, attack_paths, run_attack,
+};
 use rna_lens::model::{Architecture, ModelConfig, NormKind, RnaModel};
 use rna_lens::rng::SeededRng;
 
@@ -35,7 +37,13 @@ struct Linear(Tensor<4>);
 impl Objective for Linear {
     fn evaluate(&mut self, x: Tensor<4>, _: usize) -> StepEval {
         let x = x.autodiff().require_grad();
-        let loss = x.clone().mul(self.0.clone()).sum_dim(1).reshape([1]);
+        let [n, c, h, w] = x.dims();
+        let loss = x
+            .clone()
+            .mul(self.0.clone())
+            .reshape([n, c * h * w])
+            .sum_dim(1)
+            .reshape([n]);
         let grads = loss.clone().sum().backward();
         StepEval {
             loss: loss.inner(),
@@ -63,6 +71,8 @@ fn fgsm_on_a_linear_model_is_one_sign_gradient_step() {
         random_start: false,
         norm: Norm::Linf,
         momentum: 0.0,
+        project: true,
+        start_radius: None,
     };
     let out = pgd::run(
         &fgsm,
@@ -137,7 +147,8 @@ fn every_pgd_iterate_stays_in_the_ball_and_the_pixel_range() {
         let mut objective = rna_lens::attack::PathObjective::new(
             &m,
             PathPolicy::Fixed,
-            m.path_space().uniform(0),
+            Pairing::Image,
+            vec![m.path_space().uniform(0)],
             one_hot(&[3], 10, &cpu()),
             LossKind::Ce,
             false,
@@ -193,13 +204,13 @@ fn pgd_raises_the_loss_on_a_fixed_path_and_targeted_pgd_lowers_the_targets_loss(
         9,
         "one entry per iterate and the result"
     );
-    assert_eq!(result.attack_path, result.defender_path);
+    assert_eq!(result.attack_paths, result.defender_paths);
 
     config.target = Some(7);
     let targeted = run_attack(&m, &x, &[3], &config, &mut |_, _, _| true).unwrap();
     let target_loss = |x: Tensor<4>| {
         values(cross_entropy(
-            m.forward_path(x, &targeted.attack_path),
+            m.forward_path(x, &targeted.attack_paths[0]),
             one_hot(&[7], 10, &cpu()),
         ))[0]
     };
@@ -212,18 +223,13 @@ fn eot_averages_the_gradients_of_its_paths() {
     let x = image(3).repeat_dim(0, 2);
     let y = one_hot(&[1, 4], 10, &cpu());
     let paths = m.path_space().sample_many(5, 8);
-    let eot = eot_evaluate(&m, x.clone(), &paths, &y, LossKind::Ce, 1.0);
+    // Each path for both images: copy c runs paths[c] on the whole batch.
+    let copies: Vec<Vec<_>> = paths.iter().map(|p| vec![p.clone(); 2]).collect();
+    let eot = eot_evaluate(&m, x.clone(), &copies, &y, LossKind::Ce, 1.0);
     let mut sum = Tensor::<4>::zeros([2, 3, 32, 32], &cpu());
     let mut losses = Vec::new();
     for p in &paths {
-        let one = eot_evaluate(
-            &m,
-            x.clone(),
-            std::slice::from_ref(p),
-            &y,
-            LossKind::Ce,
-            1.0,
-        );
+        let one = eot_evaluate(&m, x.clone(), &[vec![p.clone(); 2]], &y, LossKind::Ce, 1.0);
         sum = sum.add(one.grad);
         losses.push(values(one.loss));
     }
@@ -361,4 +367,132 @@ fn apgd_returns_the_adversarial_iterate_not_the_highest_loss_one() {
     );
     assert_eq!(values(out.x), seen[5]);
     assert_ne!(seen[5], seen[0]);
+}
+
+#[test]
+fn image_pairing_draws_a_distinct_pair_per_image_and_reproduces_with_the_seed() {
+    let m = model(NormKind::RELEASED.to_vec());
+    let mut config = AttackConfig::preset(AttackKind::Pgd);
+    config.seed = 21;
+    let (attack, defend) = attack_paths(&m, &config, 8).unwrap();
+    assert_eq!((attack.len(), defend.len()), (8, 8));
+    let distinct = |paths: &[rna_lens::model::Path]| {
+        let mut v: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+        v.sort();
+        v.dedup();
+        v.len()
+    };
+    // 2^21 paths: eight draws are all different, and no image is defended on its attack path.
+    assert_eq!(distinct(&attack), 8);
+    assert_eq!(distinct(&defend), 8);
+    assert!(attack.iter().zip(&defend).all(|(a, d)| a != d));
+    assert_eq!(
+        attack_paths(&m, &config, 8).unwrap(),
+        (attack.clone(), defend.clone())
+    );
+    config.seed = 22;
+    assert_ne!(attack_paths(&m, &config, 8).unwrap().0, attack);
+
+    // Batch pairing: one pair for all, the same as image pairing's first image.
+    config.seed = 21;
+    config.pairing = Pairing::Batch;
+    let (batch_attack, batch_defend) = attack_paths(&m, &config, 8).unwrap();
+    assert_eq!(distinct(&batch_attack), 1);
+    assert_eq!(distinct(&batch_defend), 1);
+    assert_eq!(
+        (&batch_attack[0], &batch_defend[0]),
+        (&attack[0], &defend[0])
+    );
+}
+
+#[test]
+fn a_point_broken_at_any_autoattack_stage_stays_broken() {
+    let x = Tensor::<4>::zeros([4, 1, 1, 1], &cpu());
+    let stage = |v: f32| Tensor::<4>::full([4, 1, 1, 1], v, &cpu());
+    // Image 3 is wrong when clean; image 1 breaks at stage 1 and is right again at stage 2;
+    // image 2 breaks at stage 2; image 0 is never broken.
+    let mut account = StageAccount::new(&x, vec![true, true, true, false]);
+    account.record(stage(1.0), &[true, false, true, true]);
+    account.record(stage(2.0), &[true, true, false, true]);
+    assert_eq!(account.robust, vec![true, false, false, false]);
+    // The iterate that first broke a point is kept; the others keep the clean image.
+    assert_eq!(values(account.x_adv), vec![0.0, 1.0, 2.0, 0.0]);
+}
+
+#[test]
+fn autoattack_rand_reports_its_own_verdict_per_image() {
+    let m = model(NormKind::RELEASED.to_vec());
+    let x = Tensor::cat(vec![image(6), image(7)], 0);
+    let mut config = AttackConfig::preset(AttackKind::AutoattackRand);
+    config.steps = 3;
+    config.policy = PathPolicy::Eot(2);
+    let result = run_attack(&m, &x, &[1, 2], &config, &mut |_, _, _| true).unwrap();
+    let verdict = result
+        .robust_by_stages
+        .expect("autoattack-rand judges per stage");
+    assert_eq!(verdict.len(), 2);
+    // A point judged robust keeps its clean image.
+    let (clean, adv) = (values(x.clone()), values(result.x_adv));
+    let per = 3 * 32 * 32;
+    for (i, &robust) in verdict.iter().enumerate() {
+        if robust {
+            assert_eq!(clean[i * per..(i + 1) * per], adv[i * per..(i + 1) * per]);
+        }
+    }
+    config.kind = AttackKind::ApgdCe;
+    let apgd = run_attack(&m, &x, &[1, 2], &config, &mut |_, _, _| true).unwrap();
+    assert!(apgd.robust_by_stages.is_none());
+}
+
+#[test]
+fn the_l2_random_start_fills_the_ball_not_its_sphere() {
+    let eps = 0.5;
+    let noise = pgd::l2_ball_noise([400, 3, 4, 4], eps, &mut SeededRng::new(5), &cpu());
+    let v = values(noise);
+    let norms: Vec<f64> = v
+        .chunks(48)
+        .map(|c| c.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt())
+        .collect();
+    assert!(norms.iter().all(|&r| r <= eps + 1e-6));
+    // Radius uniform in [0, ε] (torchattacks' PGDL2): mean ε/2, some well inside.
+    let mean = norms.iter().sum::<f64>() / norms.len() as f64;
+    assert!((mean - eps / 2.0).abs() < 0.05, "mean radius {mean}");
+    assert!(norms.iter().filter(|&&r| r < eps / 4.0).count() > 40);
+}
+
+#[test]
+fn n_fgsm_steps_from_wide_noise_and_is_not_projected_back() {
+    // x = 0.5 everywhere, gradient +1 everywhere: one step of α = ε from noise of radius 2ε.
+    let x = Tensor::<4>::full([1, 3, 8, 8], 0.5, &cpu());
+    let eps = 8.0 / 255.0;
+    let config = PgdConfig {
+        eps,
+        alpha: eps,
+        steps: 1,
+        random_start: true,
+        norm: Norm::Linf,
+        momentum: 0.0,
+        project: false,
+        start_radius: Some(2.0 * eps),
+    };
+    let w = Tensor::<4>::ones([1, 3, 8, 8], &cpu());
+    let out = values(pgd::run(
+        &config,
+        &x,
+        &mut Linear(w),
+        &mut SeededRng::new(9),
+        &mut |_, _, _| true,
+    ));
+    let noise = values(pgd::uniform_noise(
+        [1, 3, 8, 8],
+        2.0 * eps,
+        &mut SeededRng::new(9),
+        &cpu(),
+    ));
+    for (o, n) in out.iter().zip(&noise) {
+        let expected = (0.5 + n + eps as f32).clamp(0.0, 1.0);
+        assert!((o - expected).abs() < 1e-6, "{o} vs {expected}");
+    }
+    // Some coordinates end beyond ε: nothing projected them back.
+    assert!(out.iter().any(|o| (o - 0.5).abs() > eps as f32 + 1e-4));
 }

@@ -171,6 +171,21 @@ fn bad_input_gives_one_line_errors() {
     assert!(err.contains("--steps"), "{err}");
     let err = one_line_error(&rna_lens(&["attack", "--arch", "resnet20"]));
     assert!(err.contains("--image"), "{err}");
+
+    // Budgets whose unit cannot be told apart are refused, one line each.
+    let budget = |attack: &str, eps: &str| {
+        one_line_error(&rna_lens(&[
+            "attack", "--arch", "resnet20", "--image", SAMPLE, "--attack", attack, "--eps", eps,
+            "--out", "unused",
+        ]))
+    };
+    let err = budget("pgd", "0.5");
+    assert!(
+        err.contains("--eps") && err.contains("ambiguous") && err.contains("127.5/255"),
+        "{err}"
+    );
+    let err = budget("pgd-l2", "8");
+    assert!(err.contains("ambiguous") && err.contains("8/255"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -403,7 +418,49 @@ fn eval_reports_one_number_per_protocol() {
         let a = v["accuracy"][p].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&a), "{p}: {a}");
         assert_eq!(v["protocols"][p]["images"], 20);
+        assert_eq!(v["protocols"][p]["pairing"], "image");
     }
+    // The headline is the AutoAttack convention; the official one is beside it, never above
+    // it by a clean-wrong image's worth it should not have.
+    let fgsm = &v["protocols"]["fgsm"];
+    assert_eq!(v["accuracy"]["fgsm"], fgsm["robust"]["value"]);
+    let robust = fgsm["robust"]["value"].as_f64().unwrap();
+    let adversarial = fgsm["adversarial"]["value"].as_f64().unwrap();
+    let natural = fgsm["natural"]["value"].as_f64().unwrap();
+    assert!(robust <= adversarial.min(natural) + 1e-12, "{fgsm}");
+    assert!(fgsm["robust"]["low"].as_f64().unwrap() <= robust);
+    assert!(fgsm["intervals"].as_str().unwrap().contains("over images"));
+
+    // Batch pairing is labelled, and its interval is over batches.
+    let out = stdout(&eval_json(
+        &data,
+        &["--preset", "fgsm", "--pairing", "batch"],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let fgsm = &v["protocols"]["fgsm"];
+    assert_eq!(fgsm["pairing"], "batch");
+    assert!(
+        fgsm["protocol"]
+            .as_str()
+            .unwrap()
+            .contains("one path pair per batch")
+    );
+    assert!(
+        fgsm["intervals"].as_str().unwrap().contains("3 batches"),
+        "{fgsm}"
+    );
+
+    // M defender paths: the single draw and the statistics over paths.
+    let out = stdout(&eval_json(
+        &data,
+        &["--preset", "fgsm", "--defender-paths", "4"],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let d = &v["protocols"]["fgsm"]["defender"];
+    assert_eq!(d["paths"], 4);
+    let all = d["all_paths"]["value"].as_f64().unwrap();
+    let mean = d["mean"]["value"].as_f64().unwrap();
+    assert!(all <= mean + 1e-12, "{d}");
     assert!(
         v["protocols"]["fgsm"]["protocol"]
             .as_str()
@@ -499,5 +556,16 @@ fn transfer_prints_a_k_by_k_matrix() {
     assert_eq!(rows.len(), 3);
     assert!(rows.iter().all(|r| r.as_array().unwrap().len() == 3));
     assert_eq!(v["images"], 6);
+    // Each column counts only the images its path has right when clean.
+    let clean_right = v["clean_right"].as_array().unwrap();
+    for row in rows {
+        for (cell, right) in row.as_array().unwrap().iter().zip(clean_right) {
+            assert_eq!(
+                cell.is_null(),
+                right.as_u64().unwrap() == 0,
+                "{cell} {right}"
+            );
+        }
+    }
     std::fs::remove_dir_all(data).unwrap();
 }

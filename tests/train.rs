@@ -47,10 +47,13 @@ fn config() -> TrainConfig {
         batch_size: 16,
         lr: 0.05,
         schedule: Schedule::Cosine { warmup_epochs: 0.0 },
+        // N-FGSM: a start outside the ε-ball and no projection, so resumption covers it too.
         attack: TrainAttack {
             eps: 2.0,
-            alpha: 2.5,
+            alpha: 2.0,
             steps: 1,
+            noise: Some(4.0),
+            project: false,
         },
         holdout: 16,
         holdout_pgd_steps: 1,

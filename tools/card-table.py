@@ -1,5 +1,6 @@
 """Merges `rna-lens eval --json` outputs into MODEL.eval.json (what the app shows) and prints the
-model card's Markdown table with 95% Wilson intervals.
+model card's Markdown table, with the intervals `eval` computed (over images with a path pair per
+image, over batches with one pair per batch).
 
 Usage: python3 tools/card-table.py MODEL.safetensors NATURAL.json [MORE.json ...]
 NATURAL.json holds natural accuracy on the whole split; a `natural` row in the other files (on
@@ -12,10 +13,8 @@ import sys
 ORDER = ["natural", "natural-subset", "fgsm", "pgd20", "mifgsm", "pgd20-fixed", "eot-pgd20", "autoattack-rand"]
 
 
-def wilson(p, n, z=1.959964):
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
-    return centre - half, centre + half
+def pct(p):
+    return f"{100 * p['value']:.1f}% ({100 * p['low']:.1f}–{100 * p['high']:.1f})"
 
 
 def main():
@@ -29,23 +28,24 @@ def main():
             parts.append(part)
     merged = dict(parts[0])
     merged["protocols"] = {k: v for p in parts for k, v in p["protocols"].items()}
+    # The headline: robust accuracy in the AutoAttack convention, natural without an attack.
     merged["accuracy"] = {
-        k: (v["robust_accuracy"] if v["robust_accuracy"] is not None else v["natural_accuracy"])
-        for k, v in merged["protocols"].items()
+        k: (v["robust"] or v["natural"])["value"] for k, v in merged["protocols"].items()
     }
     card = model.rsplit(".", 1)[0] + ".eval.json"
     with open(card, "w") as f:
         json.dump(merged, f, indent=2)
-    print("| protocol | accuracy | 95% interval | images | what exactly |")
-    print("|---|---|---|---|---|")
-    for name in ORDER:
+    print("| protocol | robust (clean and adversarial right) | adversarial accuracy (official convention) | natural | images | pairing | what exactly |")
+    print("|---|---|---|---|---|---|---|")
+    names = ORDER + [k for k in merged["protocols"] if k not in ORDER]
+    for name in names:
         r = merged["protocols"].get(name)
         if r is None:
             continue
-        acc = merged["accuracy"][name]
-        low, high = wilson(acc, r["images"])
-        print(f"| {name} | {100 * acc:.1f}% | {100 * low:.1f}–{100 * high:.1f}% | {r['images']} | {r['protocol']} |")
-    print(f"\nseed {merged['seed']}; data {merged['data']} ({merged['split']} split); written to {card}")
+        robust = pct(r["robust"]) if r["robust"] else "—"
+        adversarial = pct(r["adversarial"]) if r["adversarial"] else "—"
+        print(f"| {name} | {robust} | {adversarial} | {pct(r['natural'])} | {r['images']} | {r['pairing']} | {r['protocol']} |")
+    print(f"\nseed {merged['seed']}; data {merged['data']} ({merged['split']} split); 95% intervals as `eval` states them; written to {card}")
 
 
 if __name__ == "__main__":

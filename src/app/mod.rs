@@ -423,9 +423,10 @@ impl RnaLensApp {
             self.error("The transfer matrix needs the true label: pick a gallery image or run an attack first");
             return;
         };
-        let paths = model.space.sample_many(
+        let paths = crate::attack::transfer::transfer_paths(
+            &model.space,
             self.settings.transfer_paths,
-            self.settings.attack.seed ^ 0x7a,
+            self.settings.attack.seed,
         );
         let job = Job::Transfer {
             input: image.input.clone(),

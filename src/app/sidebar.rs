@@ -69,8 +69,12 @@ pub fn card_accuracies(model: &FsPath) -> Vec<(String, f64, usize)> {
     protocols
         .iter()
         .filter_map(|(name, r)| {
-            let acc = r["robust_accuracy"]
+            // Robust accuracy in the AutoAttack convention, or natural without an attack (cards
+            // measured before both conventions were counted hold one figure per protocol).
+            let acc = r["robust"]["value"]
                 .as_f64()
+                .or_else(|| r["natural"]["value"].as_f64())
+                .or_else(|| r["robust_accuracy"].as_f64())
                 .or_else(|| r["natural_accuracy"].as_f64())?;
             Some((name.clone(), acc, r["images"].as_u64()? as usize))
         })

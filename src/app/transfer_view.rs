@@ -76,15 +76,31 @@ impl TransferView {
                     )
                     .on_hover_text(&matrix.paths[i]);
                     for j in 0..n {
-                        let s = matrix.success[i][j];
                         let (rect, response) =
                             ui.allocate_exact_size(Vec2::splat(cell), Sense::hover());
-                        ui.painter().rect_filled(rect, 1.0, cell_colour(s));
+                        let text = match matrix.success[i][j] {
+                            Some(p) => {
+                                ui.painter().rect_filled(rect, 1.0, cell_colour(p.value));
+                                format!(
+                                    "misclassified: {:.0}% (95%: {:.0}–{:.0}%)",
+                                    100.0 * p.value,
+                                    100.0 * p.low,
+                                    100.0 * p.high
+                                )
+                            }
+                            None => {
+                                ui.painter().rect_stroke(
+                                    rect,
+                                    1.0,
+                                    ui.visuals().widgets.noninteractive.bg_stroke,
+                                    egui::StrokeKind::Inside,
+                                );
+                                "wrong when clean already: says nothing about the attack".into()
+                            }
+                        };
                         response.on_hover_text(format!(
-                            "crafted on {}\ntested on {}\nmisclassified: {:.0}%",
-                            matrix.paths[i],
-                            matrix.paths[j],
-                            100.0 * s
+                            "crafted on {}\ntested on {}\n{text}",
+                            matrix.paths[i], matrix.paths[j]
                         ));
                     }
                     ui.end_row();
@@ -103,17 +119,25 @@ impl TransferView {
                 format!("cancelled after {rows} of {n} rows"),
             );
         }
-        let diagonal: f64 =
-            (0..rows).map(|i| matrix.success[i][i]).sum::<f64>() / rows.max(1) as f64;
-        let off: Vec<f64> = (0..rows)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| matrix.success[i][j])
-            .collect();
-        let off_mean = off.iter().sum::<f64>() / off.len().max(1) as f64;
+        let right = matrix.clean_right.iter().filter(|&&r| r > 0).count();
         ui.label(format!(
-            "white-box success (diagonal) {:.0}% · transfer to other paths {:.0}%",
-            100.0 * diagonal,
-            100.0 * off_mean,
+            "clean baseline: {right} of {n} paths classify the image right; only their columns count"
+        ));
+        let mean = |cells: &mut dyn Iterator<Item = Option<crate::stats::Proportion>>| {
+            let values: Vec<f64> = cells.flatten().map(|p| p.value).collect();
+            (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+        };
+        let diagonal = mean(&mut (0..rows).map(|i| matrix.success[i][i]));
+        let off = mean(
+            &mut (0..rows)
+                .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+                .map(|(i, j)| matrix.success[i][j]),
+        );
+        let shown = |v: Option<f64>| v.map_or("—".into(), |v| format!("{:.0}%", 100.0 * v));
+        ui.label(format!(
+            "white-box success (diagonal) {} · transfer to other paths {}",
+            shown(diagonal),
+            shown(off),
         ));
         for g in &matrix.groups {
             ui.label(
@@ -121,7 +145,7 @@ impl TransferView {
                     "{} to {}: {:.0}% over {} pairs",
                     g.source_bin,
                     g.target_bin,
-                    100.0 * g.mean_success,
+                    100.0 * g.success.value,
                     g.pairs
                 ))
                 .small(),

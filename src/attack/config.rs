@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::loss::LossKind;
 use super::pgd::{Norm, PgdConfig};
-use super::policy::PathPolicy;
+use super::policy::{Pairing, PathPolicy};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -20,10 +20,15 @@ pub enum AttackKind {
     ApgdDlr,
     /// AutoAttack's "rand" version: APGD-CE then APGD-DLR, 100 iterations, EOT over 20 paths.
     AutoattackRand,
+    /// ARC (Dbouk & Shanbhag 2022) against the ensemble of K paths that `eot:K` names.
+    Arc,
+    /// Square Attack (Andriushchenko et al. 2020): black-box random search on the margin,
+    /// `steps` queries; under `eot:K` every query averages the logits of K random paths.
+    Square,
 }
 
 impl AttackKind {
-    pub const ALL: [AttackKind; 7] = [
+    pub const ALL: [AttackKind; 9] = [
         AttackKind::Fgsm,
         AttackKind::Pgd,
         AttackKind::PgdL2,
@@ -31,6 +36,8 @@ impl AttackKind {
         AttackKind::ApgdCe,
         AttackKind::ApgdDlr,
         AttackKind::AutoattackRand,
+        AttackKind::Arc,
+        AttackKind::Square,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +49,8 @@ impl AttackKind {
             AttackKind::ApgdCe => "apgd-ce",
             AttackKind::ApgdDlr => "apgd-dlr",
             AttackKind::AutoattackRand => "autoattack-rand",
+            AttackKind::Arc => "arc",
+            AttackKind::Square => "square",
         }
     }
 
@@ -87,6 +96,9 @@ pub struct AttackConfig {
     /// Targeted attack towards this class (PGD family only).
     pub target: Option<usize>,
     pub policy: PathPolicy,
+    /// Paths per image or per batch (settings saved before pairing existed: per image).
+    #[serde(default)]
+    pub pairing: Pairing,
     /// The attacker's path (text form); drawn from the seed when absent.
     pub path: Option<String>,
     pub seed: u64,
@@ -108,6 +120,10 @@ impl AttackConfig {
                 (e, 2.0 * e, 100, true, LossKind::Ce)
             }
             AttackKind::ApgdDlr => (e, 2.0 * e, 100, true, LossKind::Dlr),
+            // The authors' CIFAR-10 L∞ runs: η = ε, 20 iterations, from the clean image.
+            AttackKind::Arc => (e, e, 20, false, LossKind::Ce),
+            // AutoAttack's standard budget: 5,000 queries (α is unused).
+            AttackKind::Square => (e, e, 5000, false, LossKind::Ce),
         };
         Self {
             kind,
@@ -118,11 +134,12 @@ impl AttackConfig {
             random_start,
             loss,
             target: None,
-            policy: if kind == AttackKind::AutoattackRand {
-                PathPolicy::Eot(20)
-            } else {
-                PathPolicy::Official
+            policy: match kind {
+                AttackKind::AutoattackRand => PathPolicy::Eot(20),
+                AttackKind::Arc => PathPolicy::Eot(10),
+                _ => PathPolicy::Official,
             },
+            pairing: Pairing::Image,
             path: None,
             seed: 0,
         }
@@ -141,6 +158,8 @@ impl AttackConfig {
             } else {
                 0.0
             },
+            project: true,
+            start_radius: None,
         }
     }
 
@@ -179,39 +198,131 @@ impl AttackConfig {
         if self.policy == PathPolicy::Eot(0) {
             return Err("eot:K needs K ≥ 1".into());
         }
+        if self.kind == AttackKind::Square && self.target.is_some() {
+            return Err("square is untargeted here".into());
+        }
+        if self.kind == AttackKind::Arc {
+            if self.target.is_some() {
+                return Err("arc is untargeted".into());
+            }
+            if matches!(self.policy, PathPolicy::Resample) {
+                return Err(
+                    "arc attacks a fixed ensemble of paths: use eot:K (K members), official or fixed (one)"
+                        .into(),
+                );
+            }
+        }
         Ok(())
     }
 }
 
-/// Parses ε or α as given on the command line: a number of /255 steps (`8` = 8/255) or, with a
-/// `/255` suffix or below 1, a fraction (`0.0314`, `8/255`).
-pub fn parse_budget(text: &str) -> Result<f64, String> {
+/// The largest L∞ budget accepted as a plain fraction: above it, `0.5` is far more likely a
+/// slip for `0.5/255` than a meant 127.5/255, so it must be written with `/255`.
+const LINF_PLAIN_FRACTION_MAX: f64 = 32.0 / 255.0;
+/// The largest L2 budget accepted as a plain number: CIFAR L2 budgets are 0.25–2, and `8` is
+/// far more likely an L∞ habit (8/255) than a meant ε = 8 (a third of the image's diameter).
+const L2_PLAIN_MAX: f64 = 4.0;
+
+/// Parses ε or α as given on the command line, in the attack's norm. L∞: a plain number ≥ 1 is
+/// in /255 (`8` = 8/255: a fraction ≥ 1 is meaningless for pixels in [0, 1]), one below 1 a
+/// fraction (`0.0314`), and `8/255` is explicit. L2: a plain number is taken literally (`0.5`),
+/// `N/255` still works. Values whose unit cannot be told apart are refused with the reason.
+pub fn parse_budget(text: &str, norm: Norm) -> Result<f64, String> {
     let t = text.trim();
-    let value = if let Some(num) = t.strip_suffix("/255") {
-        num.trim().parse::<f64>().map(|v| v / 255.0)
-    } else {
-        t.parse::<f64>()
-            .map(|v| if v >= 1.0 { v / 255.0 } else { v })
+    let number = |s: &str| {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| {
+                format!("'{text}' is not a finite number ≥ 0 (give e.g. 8, 8/255 or 0.0314)")
+            })
+    };
+    if let Some(num) = t.strip_suffix("/255") {
+        return Ok(number(num)? / 255.0);
     }
-    .map_err(|_| format!("'{text}' is not a number (give e.g. 8, 8/255 or 0.0314)"))?;
-    if !value.is_finite() || value < 0.0 {
-        return Err(format!("'{text}' must be a finite number ≥ 0"));
+    let v = number(t)?;
+    match norm {
+        Norm::Linf if v >= 1.0 => Ok(v / 255.0),
+        Norm::Linf if v > LINF_PLAIN_FRACTION_MAX => Err(format!(
+            "'{text}' is ambiguous for an L∞ budget: as a fraction of the pixel range it is {:.1}/255; write {:.1}/255 if you mean that, or {text}/255",
+            v * 255.0,
+            v * 255.0
+        )),
+        Norm::Linf => Ok(v),
+        Norm::L2 if v > L2_PLAIN_MAX => Err(format!(
+            "'{text}' is ambiguous for an L2 budget: L2 budgets are taken literally, and ε = {v} is beyond any CIFAR L2 budget; write {text}/255 for {:.4}",
+            v / 255.0
+        )),
+        Norm::L2 => Ok(v),
     }
-    Ok(value)
+}
+
+/// A budget in both forms, so it cannot be misread: `8/255 (0.0314)` or `0.500 (127.5/255)`.
+pub fn describe_budget(value: f64, norm: Norm) -> String {
+    match norm {
+        Norm::Linf => format!("{}/255 ({value:.4})", trim_number(value * 255.0)),
+        Norm::L2 => format!(
+            "{} ({}/255) in L2",
+            trim_number(value),
+            trim_number(value * 255.0)
+        ),
+    }
+}
+
+/// Up to two decimals, without trailing zeros.
+fn trim_number(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-12
+    }
+
     #[test]
-    fn budgets_parse_in_255ths_or_fractions() {
-        assert!((parse_budget("8").unwrap() - 8.0 / 255.0).abs() < 1e-12);
-        assert!((parse_budget("8/255").unwrap() - 8.0 / 255.0).abs() < 1e-12);
-        assert!((parse_budget("0.5").unwrap() - 0.5).abs() < 1e-12);
-        for bad in ["-1", "nan", "NaN", "inf", "x", ""] {
-            assert!(parse_budget(bad).is_err(), "{bad}");
+    fn linf_budgets_parse_in_255ths_or_small_fractions() {
+        let linf = |t: &str| parse_budget(t, Norm::Linf);
+        assert!(close(linf("8").unwrap(), 8.0 / 255.0));
+        assert!(close(linf("8/255").unwrap(), 8.0 / 255.0));
+        assert!(close(linf("0.0314").unwrap(), 0.0314));
+        assert!(close(linf("1").unwrap(), 1.0 / 255.0));
+        assert!(close(linf("0.5/255").unwrap(), 0.5 / 255.0));
+        assert!(close(linf("127.5/255").unwrap(), 0.5));
+        let ambiguous = linf("0.5").unwrap_err();
+        assert!(
+            ambiguous.contains("ambiguous") && ambiguous.contains("127.5/255"),
+            "{ambiguous}"
+        );
+        for bad in ["-1", "nan", "NaN", "inf", "x", "", "-8/255"] {
+            assert!(linf(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn l2_budgets_are_literal() {
+        let l2 = |t: &str| parse_budget(t, Norm::L2);
+        assert!(close(l2("0.5").unwrap(), 0.5));
+        assert!(
+            close(l2("1").unwrap(), 1.0),
+            "torchattacks' usual L2 ε = 1 stays 1"
+        );
+        assert!(close(l2("128/255").unwrap(), 128.0 / 255.0));
+        let ambiguous = l2("8").unwrap_err();
+        assert!(
+            ambiguous.contains("ambiguous") && ambiguous.contains("8/255"),
+            "{ambiguous}"
+        );
+    }
+
+    #[test]
+    fn budgets_are_described_in_both_forms() {
+        assert_eq!(describe_budget(8.0 / 255.0, Norm::Linf), "8/255 (0.0314)");
+        assert_eq!(describe_budget(0.5, Norm::L2), "0.5 (127.5/255) in L2");
     }
 
     #[test]

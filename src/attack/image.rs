@@ -106,8 +106,9 @@ pub fn attack_image(
     let result = run_attack(model, &x, &[label], config, progress)?;
     let adversarial = first_image_bytes(&result.x_adv);
     let x8 = batch_to_tensor(&adversarial, &device);
-    let defend =
-        |x: Tensor<4>| crate::model::predictions(model.forward_path(x, &result.defender_path))[0];
+    let defend = |x: Tensor<4>| {
+        crate::model::predictions(model.forward_path(x, &result.defender_paths[0]))[0]
+    };
     let float_prediction = defend(result.x_adv.clone());
     let eight_bit_prediction = defend(x8.clone());
     let adversarial_paths = ensemble::query(model, &x8.squeeze_dim(0), &paths);
@@ -118,8 +119,8 @@ pub fn attack_image(
         adversarial,
         label,
         label_given,
-        attack_path: result.attack_path,
-        defender_path: result.defender_path,
+        attack_path: result.attack_paths[0].clone(),
+        defender_path: result.defender_paths[0].clone(),
         trace: result.trace,
         cancelled: result.cancelled,
         float_prediction,

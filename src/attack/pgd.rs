@@ -26,6 +26,17 @@ pub struct PgdConfig {
     /// MI-FGSM momentum decay μ (Dong et al. 2018); 0 is plain PGD.
     #[serde(default)]
     pub momentum: f64,
+    /// Keep iterates within ε of the clean image. N-FGSM (de Jorge et al. 2022) trains on a
+    /// step from a start outside the ball and does not project back; attacks always project.
+    #[serde(default = "yes")]
+    pub project: bool,
+    /// Radius of the random start when it is not ε (N-FGSM: 2ε).
+    #[serde(default)]
+    pub start_radius: Option<f64>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl PgdConfig {
@@ -38,6 +49,8 @@ impl PgdConfig {
             random_start: true,
             norm: Norm::Linf,
             momentum: 0.0,
+            project: true,
+            start_radius: None,
         }
     }
 
@@ -57,6 +70,12 @@ impl PgdConfig {
                 "ε = {} exceeds the pixel range [0, 1]; give ε in /255 (e.g. 8) or as a fraction ≤ 1",
                 self.eps
             ));
+        }
+        if self
+            .start_radius
+            .is_some_and(|r| !(r.is_finite() && (0.0..=1.0).contains(&r)))
+        {
+            return Err("the random start's radius must be in [0, 1]".into());
         }
         if self.steps == 0 {
             return Err("an attack needs at least one step".into());
@@ -109,6 +128,30 @@ pub fn uniform_noise(
     Tensor::from_data(TensorData::new(v, dims), device)
 }
 
+/// A random point of the L2 ball of radius `eps` per sample, as torchattacks' PGDL2 draws it: a
+/// Gaussian direction scaled to a radius uniform in [0, ε].
+pub fn l2_ball_noise(
+    dims: [usize; 4],
+    eps: f64,
+    rng: &mut SeededRng,
+    device: &burn::tensor::Device,
+) -> Tensor<4> {
+    let per_sample = dims[1] * dims[2] * dims[3];
+    let mut v = Vec::with_capacity(dims[0] * per_sample);
+    for _ in 0..dims[0] {
+        let direction: Vec<f64> = (0..per_sample).map(|_| rng.normal()).collect();
+        let norm = direction
+            .iter()
+            .map(|d| d * d)
+            .sum::<f64>()
+            .sqrt()
+            .max(1e-12);
+        let radius = rng.next_f64() * eps;
+        v.extend(direction.iter().map(|d| (d / norm * radius) as f32));
+    }
+    Tensor::from_data(TensorData::new(v, dims), device)
+}
+
 /// Per-sample L2 norm as `[N, 1, 1, 1]`, floored to avoid division by zero.
 fn l2_norm(t: Tensor<4>) -> Tensor<4> {
     let [n, c, h, w] = t.dims();
@@ -150,9 +193,21 @@ pub fn run(
 ) -> Tensor<4> {
     let device = x.device();
     let mut x_adv = x.clone();
-    if config.random_start && config.eps > 0.0 {
-        let noise = uniform_noise(x.dims(), config.eps, rng, &device);
-        x_adv = project(x_adv.add(noise), x, config.eps, config.norm);
+    let radius = config.start_radius.unwrap_or(config.eps);
+    // Within the ball and the pixel range, or the pixel range alone (N-FGSM).
+    let constrain = |x_adv: Tensor<4>| {
+        if config.project {
+            project(x_adv, x, config.eps, config.norm)
+        } else {
+            x_adv.clamp(0.0, 1.0)
+        }
+    };
+    if config.random_start && radius > 0.0 {
+        let noise = match config.norm {
+            Norm::Linf => uniform_noise(x.dims(), radius, rng, &device),
+            Norm::L2 => l2_ball_noise(x.dims(), radius, rng, &device),
+        };
+        x_adv = constrain(x_adv.add(noise));
     }
     let mut velocity: Option<Tensor<4>> = None;
     for step in 0..config.steps {
@@ -185,12 +240,7 @@ pub fn run(
             Norm::Linf => grad.sign(),
             Norm::L2 => grad.clone().div(l2_norm(grad)),
         };
-        x_adv = project(
-            x_adv.add(step_dir.mul_scalar(config.alpha)),
-            x,
-            config.eps,
-            config.norm,
-        );
+        x_adv = constrain(x_adv.add(step_dir.mul_scalar(config.alpha)));
     }
     x_adv
 }

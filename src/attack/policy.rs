@@ -93,12 +93,66 @@ impl FromStr for PathPolicy {
     }
 }
 
+/// How paths are drawn across the images of one attacked batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pairing {
+    /// Every image draws its own attacker path(s) and its own defender path, so the images of a
+    /// batch are independent trials and intervals over images are honest.
+    #[default]
+    Image,
+    /// One (attacker, defender) pair for the whole batch, as the official evaluation code does.
+    Batch,
+}
+
+impl Pairing {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Pairing::Image => "a path pair per image",
+            Pairing::Batch => "one path pair per batch (the official code's pairing)",
+        }
+    }
+}
+
+impl fmt::Display for Pairing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Pairing::Image => "image",
+            Pairing::Batch => "batch",
+        })
+    }
+}
+
+impl FromStr for Pairing {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "image" => Ok(Self::Image),
+            "batch" => Ok(Self::Batch),
+            other => Err(format!(
+                "unknown pairing '{other}': expected image or batch"
+            )),
+        }
+    }
+}
+
+/// `n` paths from `rng`: each its own under `image` pairing, one repeated under `batch`. The
+/// first path is the same either way, so a one-image attack does not depend on the pairing.
+pub fn draw_paths(model: &RnaModel, n: usize, pairing: Pairing, rng: &mut SeededRng) -> Vec<Path> {
+    let space = model.path_space();
+    match pairing {
+        Pairing::Image => (0..n).map(|_| space.sample(rng)).collect(),
+        Pairing::Batch => vec![space.sample(rng); n],
+    }
+}
+
 /// Gradients of an eval-mode model along the paths a policy prescribes.
 pub struct PathObjective<'m> {
     pub model: &'m RnaModel,
     pub policy: PathPolicy,
-    /// The attacker's path for `fixed` and `official`; the first path for the others.
-    pub attack_path: Path,
+    pub pairing: Pairing,
+    /// Per image, the attacker's path for `fixed` and `official`; the first step's for the others.
+    pub attack_paths: Vec<Path>,
     pub one_hot: Tensor<2>,
     pub loss: LossKind,
     /// +1 to raise the loss of the true labels (untargeted), −1 to lower the target's loss.
@@ -107,10 +161,12 @@ pub struct PathObjective<'m> {
 }
 
 impl<'m> PathObjective<'m> {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         model: &'m RnaModel,
         policy: PathPolicy,
-        attack_path: Path,
+        pairing: Pairing,
+        attack_paths: Vec<Path>,
         one_hot: Tensor<2>,
         loss: LossKind,
         targeted: bool,
@@ -119,7 +175,8 @@ impl<'m> PathObjective<'m> {
         Self {
             model,
             policy,
-            attack_path,
+            pairing,
+            attack_paths,
             one_hot,
             loss,
             sign: if targeted { -1.0 } else { 1.0 },
@@ -127,57 +184,61 @@ impl<'m> PathObjective<'m> {
         }
     }
 
-    fn paths_for_step(&mut self, step: usize) -> Vec<Path> {
-        let space = self.model.path_space();
+    /// The copies of the batch this step differentiates through, each with a path per image.
+    fn paths_for_step(&mut self, step: usize) -> Vec<Vec<Path>> {
+        let n = self.attack_paths.len();
         match self.policy {
-            PathPolicy::Fixed | PathPolicy::Official => vec![self.attack_path.clone()],
-            PathPolicy::Resample if step == 0 => vec![self.attack_path.clone()],
-            PathPolicy::Resample => vec![space.sample(&mut self.rng)],
-            PathPolicy::Eot(k) => (0..k).map(|_| space.sample(&mut self.rng)).collect(),
+            PathPolicy::Fixed | PathPolicy::Official => vec![self.attack_paths.clone()],
+            PathPolicy::Resample if step == 0 => vec![self.attack_paths.clone()],
+            PathPolicy::Resample => vec![draw_paths(self.model, n, self.pairing, &mut self.rng)],
+            PathPolicy::Eot(k) => (0..k)
+                .map(|_| draw_paths(self.model, n, self.pairing, &mut self.rng))
+                .collect(),
         }
     }
 }
 
 impl Objective for PathObjective<'_> {
     fn evaluate(&mut self, x: Tensor<4>, step: usize) -> StepEval {
-        let paths = self.paths_for_step(step);
+        let copies = self.paths_for_step(step);
         // One step inside the thread pool: run from outside it (the app's worker, the CLI),
         // every parallel operation of the step would hand its work to the pool and sleep
         // until it is done, which on one image costs more than the work (PGD-20 on one image:
         // 90 ms → 64 ms).
-        rayon::scope(|_| eot_evaluate(self.model, x, &paths, &self.one_hot, self.loss, self.sign))
+        rayon::scope(|_| eot_evaluate(self.model, x, &copies, &self.one_hot, self.loss, self.sign))
     }
 }
 
-/// Mean over `paths` of the per-sample loss, and its gradient: the batch is replicated once per
-/// path and each copy runs its own path, in batched passes, one group of copies per thread
-/// (much of a pass is single-threaded work between convolutions). `sign` −1 descends the loss
-/// (targeted attacks); the reported loss is the raw loss either way.
+/// Mean over `copies` of the per-sample loss, and its gradient: the batch is replicated once per
+/// copy and image i of copy c runs `copies[c][i]`, in batched passes, one group of copies per
+/// thread (much of a pass is single-threaded work between convolutions). `sign` −1 descends the
+/// loss (targeted attacks); the reported loss is the raw loss either way.
 pub fn eot_evaluate(
     model: &RnaModel,
     x: Tensor<4>,
-    paths: &[Path],
+    copies: &[Vec<Path>],
     one_hot: &Tensor<2>,
     kind: LossKind,
     sign: f64,
 ) -> StepEval {
     let n = x.dims()[0];
-    let k = paths.len();
+    let k = copies.len();
+    assert!(
+        copies.iter().all(|c| c.len() == n),
+        "a path per image in every copy"
+    );
     let classes = model.num_classes();
     let group = k.div_ceil(rayon::current_num_threads().clamp(1, k.max(1)));
-    // Per group of paths: per-copy losses [k_g, N], the group's share of the gradient, logits.
-    let parts: Vec<(Tensor<2>, Tensor<4>, Tensor<2>)> = paths
+    // Per group of copies: per-copy losses [k_g, N], the group's share of the gradient, logits.
+    let parts: Vec<(Tensor<2>, Tensor<4>, Tensor<2>)> = copies
         .par_chunks(group.max(1))
-        .map(|paths| {
-            let copies = paths.len();
+        .map(|copies| {
+            let count = copies.len();
             let x_tracked = x.clone().inner().autodiff().require_grad();
-            let per_sample: Vec<Path> = paths
-                .iter()
-                .flat_map(|p| std::iter::repeat_n(p.clone(), n))
-                .collect();
-            let logits = model.forward_paths(x_tracked.clone().repeat_dim(0, copies), &per_sample);
-            let per_copy = loss(kind, logits.clone(), one_hot.clone().repeat_dim(0, copies))
-                .reshape([copies, n]);
+            let per_sample: Vec<Path> = copies.iter().flatten().cloned().collect();
+            let logits = model.forward_paths(x_tracked.clone().repeat_dim(0, count), &per_sample);
+            let per_copy = loss(kind, logits.clone(), one_hot.clone().repeat_dim(0, count))
+                .reshape([count, n]);
             let grads = per_copy
                 .clone()
                 .sum()

@@ -1,34 +1,49 @@
 //! Transfer between paths: attacks crafted on each of K paths, each tested on all K.
 //!
-//! Entry (i, j) is the share of images that path j misclassifies after an attack crafted with
-//! full knowledge of path i (policy `fixed` on i). The diagonal is white-box success on one
-//! path; off the diagonal is what RNA relies on. Grouping paths by their share of batch-statistic
-//! layers shows whether attacks transfer better between paths of similar composition.
+//! Entry (i, j) is, among the images path j classifies right when clean, the share it
+//! misclassifies after an attack crafted with full knowledge of path i (policy `fixed` on i):
+//! images a path already gets wrong say nothing about the attack. The diagonal is white-box
+//! success on one path; off the diagonal is what RNA relies on. Grouping paths by their share of
+//! batch-statistic layers shows whether attacks transfer better between paths of similar
+//! composition.
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::{AttackConfig, PathPolicy, run_attack};
-use crate::model::{Path, RnaModel};
+use crate::model::{Path, PathSpace, RnaModel};
+use crate::stats::Proportion;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TransferMatrix {
     pub paths: Vec<String>,
     /// Per path: share of its layers that normalize with batch statistics (BN-type).
     pub batch_stat_share: Vec<f64>,
-    /// `success[i][j]`: misclassification rate of path j on attacks crafted on path i.
-    pub success: Vec<Vec<f64>>,
+    /// Per path: how many of the images it classifies right when clean (the clean baseline,
+    /// and the denominator of its column).
+    pub clean_right: Vec<usize>,
+    /// `success[i][j]`: among the images path j classifies right when clean, the share it
+    /// misclassifies after attacks crafted on path i, with a 95% Wilson interval over those
+    /// images; `None` where path j classifies none of them right.
+    pub success: Vec<Vec<Option<Proportion>>>,
     pub images: usize,
     pub groups: Vec<GroupCell>,
 }
 
-/// Mean success between paths whose BN-type share falls in the given bins.
+/// Success between paths whose BN-type share falls in the given bins (off-diagonal pairs).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GroupCell {
     pub source_bin: String,
     pub target_bin: String,
-    pub mean_success: f64,
+    /// Pooled over the group's pairs, with a 95% interval over images (each image is one
+    /// independent unit: the pairs of a group share it).
+    pub success: Proportion,
     pub pairs: usize,
+}
+
+/// The K source paths of a transfer experiment: one seeding, for the app and the CLI alike.
+pub fn transfer_paths(space: &PathSpace, k: usize, seed: u64) -> Vec<Path> {
+    space.sample_many(k, seed)
 }
 
 const BINS: [(f64, f64, &str); 4] = [
@@ -58,7 +73,20 @@ pub fn transfer_matrix(
     let space = model.path_space();
     let n = labels.len();
     let k = paths.len();
-    let mut success = Vec::with_capacity(k);
+    // wrong[i][j][s]: path j misclassifies image s after the attack crafted on path i.
+    let predict_all = |x: Tensor<4>| {
+        let batch = x.repeat_dim(0, k);
+        let per_sample: Vec<Path> = paths
+            .iter()
+            .flat_map(|p| std::iter::repeat_n(p.clone(), n))
+            .collect();
+        crate::model::predictions(model.forward_paths(batch, &per_sample))
+    };
+    let clean = predict_all(x.clone());
+    let clean_ok: Vec<Vec<bool>> = (0..k)
+        .map(|j| (0..n).map(|s| clean[j * n + s] == labels[s]).collect())
+        .collect();
+    let mut wrong: Vec<Vec<Vec<bool>>> = Vec::with_capacity(k);
     for (i, source) in paths.iter().enumerate() {
         let mut config = attack.clone();
         config.policy = PathPolicy::Fixed;
@@ -67,41 +95,59 @@ pub fn transfer_matrix(
         if result.cancelled {
             break;
         }
-        // All K targets in one batched pass: copy j of the batch runs path j.
-        let batch = result.x_adv.repeat_dim(0, k);
-        let per_sample: Vec<Path> = paths
-            .iter()
-            .flat_map(|p| std::iter::repeat_n(p.clone(), n))
-            .collect();
-        let predicted = crate::model::predictions(model.forward_paths(batch, &per_sample));
-        let row: Vec<f64> = (0..k)
-            .map(|j| {
-                let wrong = (0..n)
-                    .filter(|&s| predicted[j * n + s] != labels[s])
-                    .count();
-                wrong as f64 / n as f64
-            })
-            .collect();
-        success.push(row);
+        let predicted = predict_all(result.x_adv);
+        wrong.push(
+            (0..k)
+                .map(|j| (0..n).map(|s| predicted[j * n + s] != labels[s]).collect())
+                .collect(),
+        );
         if !progress(i + 1, k) {
             break;
         }
     }
+    // A cell counts the images its target path had right when clean.
+    let cell = |i: usize, j: usize| -> (usize, usize) {
+        let trials = clean_ok[j].iter().filter(|&&ok| ok).count();
+        let hits = (0..n).filter(|&s| clean_ok[j][s] && wrong[i][j][s]).count();
+        (hits, trials)
+    };
+    let success: Vec<Vec<Option<Proportion>>> = (0..wrong.len())
+        .map(|i| {
+            (0..k)
+                .map(|j| {
+                    let (hits, trials) = cell(i, j);
+                    (trials > 0).then(|| Proportion::wilson(hits, trials))
+                })
+                .collect()
+        })
+        .collect();
     let shares: Vec<f64> = paths.iter().map(|p| space.batch_stat_share(p)).collect();
     let mut groups = Vec::new();
     for (si, (_, _, sname)) in BINS.iter().enumerate() {
         for (ti, (_, _, tname)) in BINS.iter().enumerate() {
-            let cells: Vec<f64> = (0..success.len())
+            let pairs: Vec<(usize, usize)> = (0..wrong.len())
                 .flat_map(|i| (0..k).map(move |j| (i, j)))
                 .filter(|&(i, j)| i != j && bin(shares[i]) == si && bin(shares[j]) == ti)
-                .map(|(i, j)| success[i][j])
                 .collect();
-            if !cells.is_empty() {
+            // Per image: successes and eligible pairs across the group.
+            let per_image: Vec<(f64, f64)> = (0..n)
+                .map(|s| {
+                    let eligible = pairs.iter().filter(|&&(_, j)| clean_ok[j][s]);
+                    let (mut hits, mut trials) = (0.0, 0.0);
+                    for &(i, j) in eligible {
+                        trials += 1.0;
+                        hits += f64::from(u8::from(wrong[i][j][s]));
+                    }
+                    (hits, trials)
+                })
+                .filter(|&(_, trials)| trials > 0.0)
+                .collect();
+            if !per_image.is_empty() {
                 groups.push(GroupCell {
                     source_bin: sname.to_string(),
                     target_bin: tname.to_string(),
-                    mean_success: cells.iter().sum::<f64>() / cells.len() as f64,
-                    pairs: cells.len(),
+                    success: Proportion::clustered(&per_image),
+                    pairs: pairs.len(),
                 });
             }
         }
@@ -109,6 +155,10 @@ pub fn transfer_matrix(
     Ok(TransferMatrix {
         paths: paths.iter().map(|p| space.format(p)).collect(),
         batch_stat_share: shares,
+        clean_right: clean_ok
+            .iter()
+            .map(|c| c.iter().filter(|&&ok| ok).count())
+            .collect(),
         success,
         images: n,
         groups,

@@ -26,6 +26,12 @@ pub struct BenchArgs {
     /// Untimed runs before them (more on wgpu, where the first runs compile and autotune).
     #[arg(long, default_value_t = 1)]
     warmup: usize,
+    /// Attack steps inside the training step (1: a single-step recipe such as N-FGSM).
+    #[arg(long, default_value_t = 2)]
+    train_attack_steps: usize,
+    /// Path pairing of `pgd20_eval`: image (default) or batch.
+    #[arg(long, default_value = "image")]
+    pairing: String,
     /// CPU threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -75,6 +81,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let settings = BenchSettings {
         repeats: args.repeats,
         warmup: args.warmup,
+        train_attack_steps: args.train_attack_steps,
+        pairing: args.pairing.parse().map_err(anyhow::Error::msg)?,
         ..BenchSettings::default()
     };
     settings.validate()?;

@@ -62,12 +62,14 @@ pub struct AttackArgs {
     /// Take every attack setting (seed included) from a JSON file: a `report.json` written by
     /// `attack` or by the app (its `attack` object), or such an object on its own. Replays a run.
     #[arg(long, conflicts_with_all = ["eps", "alpha", "steps", "restarts", "random_start",
-        "no_random_start", "loss", "target", "policy", "path"])]
+        "no_random_start", "loss", "target", "policy", "pairing", "path"])]
     pub settings: Option<PathBuf>,
-    /// fgsm, pgd, pgd-l2, mifgsm, apgd-ce, apgd-dlr or autoattack-rand.
+    /// fgsm, pgd, pgd-l2, mifgsm, apgd-ce, apgd-dlr, autoattack-rand or arc.
     #[arg(long, default_value = "pgd")]
     pub attack: String,
-    /// Budget ε in /255 (`8`), or as a fraction (`0.0314`, `8/255`); L2 budgets are fractions.
+    /// Budget ε. L∞: a plain number ≥ 1 is in /255 (`8` = 8/255), one below 1 a fraction
+    /// (`0.0314`, at most 32/255), or explicit (`8/255`). L2: taken literally (`0.5`; `N/255`
+    /// also works). Ambiguous values are refused.
     #[arg(long)]
     pub eps: Option<String>,
     /// Step size α, same units as ε.
@@ -92,6 +94,10 @@ pub struct AttackArgs {
     /// fixed, official, resample or eot:K.
     #[arg(long)]
     pub policy: Option<String>,
+    /// image: every image draws its own attacker and defender paths (default); batch: one pair
+    /// per batch, as the official evaluation code does.
+    #[arg(long)]
+    pub pairing: Option<String>,
     /// The attacker's path in text form (see `predict` or `info`); drawn from the seed if absent.
     #[arg(long)]
     pub path: Option<String>,
@@ -106,8 +112,9 @@ impl AttackArgs {
         }
         let kind: AttackKind = self.attack.parse().map_err(anyhow::Error::msg)?;
         let mut c = AttackConfig::preset(kind);
-        let budget =
-            |t: &String, what: &str| parse_budget(t).map_err(|e| anyhow::anyhow!("{what}: {e}"));
+        let budget = |t: &String, what: &str| {
+            parse_budget(t, kind.norm()).map_err(|e| anyhow::anyhow!("{what}: {e}"))
+        };
         if let Some(e) = &self.eps {
             c.eps = budget(e, "--eps")?;
         }
@@ -131,6 +138,9 @@ impl AttackArgs {
         }
         if let Some(p) = &self.policy {
             c.policy = p.parse().map_err(anyhow::Error::msg)?;
+        }
+        if let Some(p) = &self.pairing {
+            c.pairing = p.parse().map_err(anyhow::Error::msg)?;
         }
         if let Some(t) = &self.target {
             c.target = Some(resolve_class(model, t)?);

@@ -1,8 +1,10 @@
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use rna_lens::attack::{AttackConfig, AttackKind, PathPolicy};
-use rna_lens::eval::{EvalConfig, EvalJournal, EvalReport, evaluate};
+use rna_lens::attack::{AttackConfig, Pairing};
+use rna_lens::eval::{EvalConfig, EvalJournal, EvalReport, Models, evaluate, presets};
+use rna_lens::model::file;
+use rna_lens::stats::Proportion;
 
 use super::common::{AttackArgs, DataArgs, ModelArgs, untrained_warning};
 
@@ -14,59 +16,34 @@ pub struct EvalArgs {
     attack: AttackArgs,
     #[command(flatten)]
     data: DataArgs,
-    /// Named protocols instead of --attack: natural, fgsm, pgd20, mifgsm (each official),
-    /// pgd20-fixed, eot-pgd20 (K = 10), autoattack-rand; `paper` = natural, fgsm, pgd20, mifgsm.
-    /// Comma-separated.
+    /// Named protocols instead of --attack: natural, fgsm, pgd20, mifgsm, pgd100 (each
+    /// official), pgd20-fixed, eot-pgd20 (K = 10), autoattack-rand, arc (K = 10); `paper` = natural, fgsm,
+    /// pgd20, mifgsm; `sanity` = the gradient-masking checks (ε curve for official and eot:10,
+    /// PGD-100, EOT-50). Comma-separated.
     #[arg(long)]
     preset: Option<String>,
+    /// With `--preset sanity`: also write the ε curve here as CSV.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<std::path::PathBuf>,
     /// Evaluate N images only: a fixed random subset (seed 0) covering every class.
     #[arg(long)]
     limit: Option<usize>,
     #[arg(long, default_value_t = 128)]
     batch: usize,
+    /// Score every adversarial image on M independent defender paths and report, beside the
+    /// single draw, the mean over paths, the majority vote and the worst case.
+    #[arg(long, default_value_t = 1)]
+    defender_paths: usize,
+    /// Craft every attack on this model file (e.g. the BN twin) and test it on --model: a
+    /// transfer attack.
+    #[arg(long, value_name = "MODEL")]
+    surrogate: Option<std::path::PathBuf>,
     #[arg(long)]
     json: bool,
     /// Record every finished batch in FILE; the same command run again goes on where it
     /// stopped (an interrupted evaluation loses at most the batches in flight).
     #[arg(long, value_name = "FILE")]
     checkpoint: Option<std::path::PathBuf>,
-}
-
-/// The protocols of the paper's table and of the adaptive view.
-fn preset(name: &str) -> anyhow::Result<Vec<(String, Option<AttackConfig>)>> {
-    let with = |kind: AttackKind, policy: PathPolicy| {
-        let mut c = AttackConfig::preset(kind);
-        c.policy = policy;
-        Some(c)
-    };
-    Ok(match name {
-        "natural" => vec![("natural".into(), None)],
-        "fgsm" => vec![("fgsm".into(), with(AttackKind::Fgsm, PathPolicy::Official))],
-        "pgd20" => vec![("pgd20".into(), with(AttackKind::Pgd, PathPolicy::Official))],
-        "mifgsm" => vec![(
-            "mifgsm".into(),
-            with(AttackKind::Mifgsm, PathPolicy::Official),
-        )],
-        "pgd20-fixed" => vec![(
-            "pgd20-fixed".into(),
-            with(AttackKind::Pgd, PathPolicy::Fixed),
-        )],
-        "eot-pgd20" => vec![(
-            "eot-pgd20".into(),
-            with(AttackKind::Pgd, PathPolicy::Eot(10)),
-        )],
-        "autoattack-rand" => vec![(
-            "autoattack-rand".into(),
-            with(AttackKind::AutoattackRand, PathPolicy::Eot(20)),
-        )],
-        "paper" => ["natural", "fgsm", "pgd20", "mifgsm"]
-            .iter()
-            .map(|n| preset(n).map(|mut v| v.remove(0)))
-            .collect::<anyhow::Result<_>>()?,
-        other => anyhow::bail!(
-            "unknown preset '{other}': expected natural, fgsm, pgd20, mifgsm, pgd20-fixed, eot-pgd20, autoattack-rand or paper"
-        ),
-    })
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
@@ -79,7 +56,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let protocols: Vec<(String, Option<AttackConfig>)> = match &args.preset {
         Some(list) => list
             .split(',')
-            .map(|n| preset(n.trim()))
+            .map(|n| presets::preset(n.trim()).map_err(anyhow::Error::msg))
             .collect::<anyhow::Result<Vec<_>>>()?
             .into_iter()
             .flatten()
@@ -98,6 +75,25 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             args.attack.attack.clone(),
             Some(args.attack.config(&model)?),
         )],
+    };
+    let surrogate = match &args.surrogate {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("--surrogate {}: {e}", path.display()))?;
+            let surrogate = file::from_bytes(&bytes, &device.device)
+                .map_err(|e| anyhow::anyhow!("--surrogate {}: {e}", path.display()))?;
+            anyhow::ensure!(
+                surrogate.config().class_names == model.config().class_names,
+                "--surrogate {}: its classes are not the evaluated model's",
+                path.display()
+            );
+            Some((surrogate, file::checksum(&bytes)))
+        }
+        None => None,
+    };
+    let pairing: Pairing = match &args.attack.pairing {
+        Some(p) => p.parse().map_err(anyhow::Error::msg)?,
+        None => Pairing::Image,
     };
     let data = args.data.load(&model)?;
     let data = match args.limit {
@@ -124,7 +120,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             attack,
             path: args.attack.path.clone(),
             seed: args.attack.seed,
+            pairing,
+            defender_paths: args.defender_paths,
+            surrogate: surrogate.as_ref().map(|(_, sum)| sum.clone()),
         };
+        config.validate().map_err(anyhow::Error::msg)?;
         let total = data.len() as u64;
         let bar = ProgressBar::new(total);
         bar.set_style(ProgressStyle::with_template(
@@ -140,8 +140,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         // for each batch that finishes a minute or more after the last line.
         let started = std::time::Instant::now();
         let mut last_line: Option<std::time::Instant> = None;
+        let models = Models {
+            target: &model,
+            surrogate: surrogate.as_ref().map(|(m, _)| m),
+        };
         let report = evaluate(
-            &model,
+            models,
             &data,
             &config,
             args.batch,
@@ -161,21 +165,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
         bar.finish_and_clear();
         if !args.json {
-            match report.robust_accuracy {
-                Some(r) => println!(
-                    "{name:>16}  {:6.2}%  robust  (natural {:.2}%)  on {} images — {}",
-                    100.0 * r,
-                    100.0 * report.natural_accuracy,
-                    report.images,
-                    report.protocol
-                ),
-                None => println!(
-                    "{name:>16}  {:6.2}%  natural on {} images — {}",
-                    100.0 * report.natural_accuracy,
-                    report.images,
-                    report.protocol
-                ),
-            }
+            println!("{}", table_row(&name, &report));
         }
         if report.resumed > 0 {
             eprintln!(
@@ -184,6 +174,23 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             );
         }
         results.push((name, report));
+    }
+    let sanity_asked = args
+        .preset
+        .as_deref()
+        .is_some_and(|list| list.split(',').any(|n| n.trim() == "sanity"));
+    let sanity = match sanity_asked {
+        true => Some(presets::sanity(&results).map_err(anyhow::Error::msg)?),
+        false => None,
+    };
+    if let Some(sanity) = &sanity {
+        if let Some(path) = &args.csv {
+            std::fs::write(path, sanity.csv())
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+        }
+        if !args.json {
+            print!("{}", sanity_table(sanity));
+        }
     }
     if args.json {
         let mut out = serde_json::Map::new();
@@ -195,12 +202,80 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             "data": args.data.data,
             "split": args.data.split,
             "seed": args.attack.seed,
-            "accuracy": results.iter().map(|(n, r)| (n.clone(), serde_json::Value::from(r.robust_accuracy.unwrap_or(r.natural_accuracy)))).collect::<serde_json::Map<_, _>>(),
+            "pairing": pairing,
+            "accuracy_convention": "robust: clean and adversarial both right (AutoAttack/RobustBench); each protocol also gives `adversarial`: adversarial right (the official RNA code)",
+            "accuracy": results.iter().map(|(n, r)| (n.clone(), serde_json::Value::from(r.headline()))).collect::<serde_json::Map<_, _>>(),
             "protocols": out,
+            "sanity": sanity,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     }
     Ok(())
+}
+
+/// The ε curves side by side, then each check with its verdict.
+fn sanity_table(sanity: &presets::SanityReport) -> String {
+    let mut s = String::from("\nrobust accuracy (AutoAttack convention) against ε\n");
+    s += &format!("{:>8}", "ε/255");
+    for (policy, _) in &sanity.curves {
+        s += &format!("{policy:>10}");
+    }
+    s += "\n";
+    for (row, eps) in presets::SANITY_EPS.iter().enumerate() {
+        s += &format!("{eps:>8}");
+        for (_, curve) in &sanity.curves {
+            s += &format!("{:>9.1}%", 100.0 * curve[row][1]);
+        }
+        s += "\n";
+    }
+    for c in &sanity.checks {
+        s += &format!(
+            "{} {} — {}\n",
+            if c.passed { "pass" } else { "FAIL" },
+            c.check,
+            c.detail
+        );
+    }
+    s += &format!("{}\n", sanity.verdict());
+    s
+}
+
+/// One protocol's figures for the terminal: both conventions, named, each with its interval.
+fn table_row(name: &str, r: &EvalReport) -> String {
+    let p = |x: &Proportion| {
+        format!(
+            "{:5.1}% ({:.1}–{:.1}%)",
+            100.0 * x.value,
+            100.0 * x.low,
+            100.0 * x.high
+        )
+    };
+    let mut line = match (&r.robust, &r.adversarial) {
+        (Some(robust), Some(adversarial)) => format!(
+            "{name:>16}  robust {}  adversarial accuracy {}  natural {}",
+            p(robust),
+            p(adversarial),
+            p(&r.natural)
+        ),
+        _ => format!("{name:>16}  natural {}", p(&r.natural)),
+    };
+    line += &format!(" on {} images, seed {} — {}", r.images, r.seed, r.protocol);
+    if r.skipped > 0 {
+        line += &format!(" ({} images of the target class skipped)", r.skipped);
+    }
+    if let Some(d) = &r.defender {
+        line += &format!(
+            "\n{:>16}  over {} defender paths: mean {}  majority vote {}  all paths {}  (natural mean {})",
+            "",
+            d.paths,
+            p(&d.mean),
+            p(&d.vote),
+            p(&d.all_paths),
+            p(&d.natural_mean)
+        );
+    }
+    line += &format!("\n{:>16}  intervals: {}", "", r.intervals);
+    line
 }
 
 /// `name: done/total images, elapsed, ETA`, the ETA from this run's pace (images a checkpoint

@@ -1,6 +1,6 @@
 use clap::Args;
 
-use rna_lens::attack::transfer::transfer_matrix;
+use rna_lens::attack::transfer::{transfer_matrix, transfer_paths};
 use rna_lens::eval::describe_attack;
 
 use super::common::{AttackArgs, DataArgs, ModelArgs, untrained_warning};
@@ -36,9 +36,7 @@ pub fn run(args: TransferArgs) -> anyhow::Result<()> {
         .iter()
         .map(|&i| usize::from(data.labels[i]))
         .collect();
-    let paths = model
-        .path_space()
-        .sample_many(args.paths as usize, args.attack.seed);
+    let paths = transfer_paths(model.path_space(), args.paths as usize, args.attack.seed);
     if let Some(w) = untrained_warning(&model) {
         eprintln!("{w}");
     }
@@ -58,31 +56,49 @@ pub fn run(args: TransferArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&matrix)?);
         return Ok(());
     }
-    println!("misclassification rate of the column path on attacks crafted on the row path");
+    println!(
+        "misclassification rate of the column path on attacks crafted on the row path, among the images the column path classifies right when clean"
+    );
     print!("{:>4} {:>6} ", "", "BN");
     for j in 0..matrix.paths.len() {
         print!("{j:>6}");
     }
     println!();
+    print!("{:>11} ", "clean right");
+    for right in &matrix.clean_right {
+        print!(
+            "{:>5.0}%",
+            100.0 * *right as f64 / matrix.images.max(1) as f64
+        );
+    }
+    println!();
     for (i, row) in matrix.success.iter().enumerate() {
         print!("{i:>4} {:>5.0}% ", 100.0 * matrix.batch_stat_share[i]);
-        for v in row {
-            print!("{:>5.0}%", 100.0 * v);
+        for cell in row {
+            match cell {
+                Some(p) => print!("{:>5.0}%", 100.0 * p.value),
+                None => print!("{:>6}", "—"),
+            }
         }
         println!();
     }
+    println!(
+        "(— : the column path classifies none of the images right; each cell has a 95% Wilson interval in --json)"
+    );
     println!();
     for (i, p) in matrix.paths.iter().enumerate() {
         println!("{i:>4}  {p}");
     }
     println!();
-    println!("by composition (off-diagonal pairs):");
+    println!("by composition (off-diagonal pairs, 95% intervals over images):");
     for g in &matrix.groups {
         println!(
-            "  {:>11} → {:<11} {:5.1}%  ({} pairs)",
+            "  {:>11} → {:<11} {:5.1}% ({:.1}–{:.1}%)  ({} pairs)",
             g.source_bin,
             g.target_bin,
-            100.0 * g.mean_success,
+            100.0 * g.success.value,
+            100.0 * g.success.low,
+            100.0 * g.success.high,
             g.pairs
         );
     }

@@ -52,13 +52,18 @@ pub enum Architecture {
 }
 
 impl Architecture {
-    /// Named presets: `resnet18`, `resnet20` (the small model trained on CPU), `wrn34-10`.
-    pub const PRESETS: [&'static str; 3] = ["resnet20", "resnet18", "wrn34-10"];
+    /// Named presets: `resnet18` (the paper's), `resnet18-half` (half its width: a quarter of
+    /// the FLOPs, for training on a CPU), `resnet20` (the first small model), `wrn34-10`.
+    pub const PRESETS: [&'static str; 4] = ["resnet20", "resnet18", "resnet18-half", "wrn34-10"];
 
     pub fn preset(name: &str) -> Result<Self, ModelError> {
         match name.to_ascii_lowercase().as_str() {
             "resnet18" => Ok(Architecture::ResNet {
                 stage_widths: vec![64, 128, 256, 512],
+                blocks_per_stage: vec![2, 2, 2, 2],
+            }),
+            "resnet18-half" => Ok(Architecture::ResNet {
+                stage_widths: vec![32, 64, 128, 256],
                 blocks_per_stage: vec![2, 2, 2, 2],
             }),
             "resnet20" => Ok(Architecture::ResNet {

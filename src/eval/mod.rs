@@ -1,0 +1,991 @@
+//! Accuracy under attack, with the path protocol, the pairing of paths and the convention
+//! spelled out.
+//!
+//! Each mini-batch is attacked along the path(s) its policy prescribes and classified by the
+//! defender: the attacker's own path under `fixed`, an independently drawn one otherwise. With
+//! `image` pairing every image draws its own paths, in the same batched passes; `batch` pairing
+//! gives the whole batch one pair, as the official evaluation code does. Every batch draws its
+//! paths from the seed and its index, so a run is reproducible and any batch can be replayed.
+//!
+//! Two conventions are counted side by side: `robust` (clean and adversarial both right:
+//! AutoAttack's and RobustBench's) and `adversarial` (adversarial right, whatever the clean
+//! prediction: the official RNA code's).
+
+pub mod presets;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::attack::{
+    AttackConfig, AttackKind, Pairing, PathPolicy, attack_paths, draw_paths, run_attack,
+};
+use crate::data::ImageSet;
+use crate::model::file::checksum;
+use crate::model::{Path, RnaModel};
+use crate::rng::SeededRng;
+use crate::stats::Proportion;
+
+/// Most images in one forward pass when scoring on several defender paths.
+const SCORING_ROWS: usize = 1024;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalConfig {
+    /// `None`: natural accuracy only.
+    pub attack: Option<AttackConfig>,
+    /// Paths of the natural pass when there is no attack: `fixed` with `path`, else random.
+    pub path: Option<String>,
+    pub seed: u64,
+    pub pairing: Pairing,
+    /// Independent defender paths each image is scored on (the first is the single draw).
+    pub defender_paths: usize,
+    /// Checksum of the model the attack is crafted on, when it is not the one evaluated
+    /// (transfer from a surrogate); part of the configuration so checkpoints keep them apart.
+    #[serde(default)]
+    pub surrogate: Option<String>,
+}
+
+impl EvalConfig {
+    /// PGD-k, ε 8/255, α 2/255, random start, official policy, a path pair per image: the
+    /// held-out check in training.
+    pub fn official_pgd(steps: usize, seed: u64) -> Self {
+        let mut attack = AttackConfig::preset(AttackKind::Pgd);
+        attack.steps = steps;
+        Self::new(Some(attack), seed)
+    }
+
+    /// One draw per image, a path pair per image, no fixed path.
+    pub fn new(attack: Option<AttackConfig>, seed: u64) -> Self {
+        Self {
+            attack,
+            path: None,
+            seed,
+            pairing: Pairing::Image,
+            defender_paths: 1,
+            surrogate: None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=1024).contains(&self.defender_paths) {
+            return Err(format!(
+                "--defender-paths must be between 1 and 1024, got {}",
+                self.defender_paths
+            ));
+        }
+        Ok(())
+    }
+
+    /// The configuration of batch `index`: its own seed, the pairing, the common path if any.
+    fn for_batch(&self, index: usize) -> AttackConfig {
+        let seed = SeededRng::derive(self.seed, &format!("batch-{index}")).next_u64();
+        let mut config = self.attack.clone().unwrap_or_else(|| {
+            let mut natural = AttackConfig::preset(AttackKind::Fgsm);
+            natural.policy = if self.path.is_some() {
+                PathPolicy::Fixed
+            } else {
+                PathPolicy::Official
+            };
+            natural
+        });
+        config.seed = seed;
+        config.pairing = self.pairing;
+        if self.path.is_some() {
+            config.path = self.path.clone();
+        }
+        config
+    }
+
+    pub fn describe(&self) -> String {
+        let what = match &self.attack {
+            None => match &self.path {
+                Some(p) => format!("natural accuracy on the fixed path {p}"),
+                None => "natural accuracy on random paths".into(),
+            },
+            Some(a) => describe_attack(a),
+        };
+        let fixed = self.path.is_some()
+            || self
+                .attack
+                .as_ref()
+                .is_some_and(|a| !a.policy.defender_independent());
+        let mut s = what;
+        if !fixed {
+            s += &format!("; {}", self.pairing.describe());
+        }
+        if self.defender_paths > 1 {
+            s += &format!(
+                "; each image scored on {} defender paths",
+                self.defender_paths
+            );
+        }
+        if let Some(surrogate) = &self.surrogate {
+            s += &format!("; crafted on the surrogate model {surrogate}, tested on this one");
+        }
+        s
+    }
+}
+
+pub fn describe_attack(a: &AttackConfig) -> String {
+    let norm = a.kind.norm();
+    let budget = |v: f64| crate::attack::config::describe_budget(v, norm);
+    let mut s = match a.kind {
+        AttackKind::AutoattackRand => {
+            format!(
+                "autoattack-rand (APGD-CE then APGD-DLR, {} iterations each",
+                a.steps
+            )
+        }
+        AttackKind::Arc => format!("arc ({} iterations, η {}", a.steps, budget(a.alpha)),
+        AttackKind::Square => format!("square ({} queries, p 0.8, margin loss", a.steps),
+        _ if a.is_apgd() => format!("{} ({} iterations", a.kind, a.steps),
+        _ => format!(
+            "{} ({} step{}, α {}",
+            a.kind,
+            a.steps,
+            if a.steps == 1 { "" } else { "s" },
+            budget(a.alpha)
+        ),
+    };
+    s += &format!(
+        ", ε {}, {}random start, {} restart{}{}{}); {}",
+        budget(a.eps),
+        if (a.random_start || a.is_apgd())
+            && !matches!(a.kind, AttackKind::Arc | AttackKind::Square)
+        {
+            ""
+        } else {
+            "no "
+        },
+        a.restarts,
+        if a.restarts == 1 { "" } else { "s" },
+        if matches!(
+            a.kind,
+            AttackKind::AutoattackRand | AttackKind::Arc | AttackKind::Square
+        ) {
+            String::new()
+        } else {
+            format!(", {} loss", a.loss)
+        },
+        a.target
+            .map(|t| format!(", targeted at class {t} (images of that class skipped)"))
+            .unwrap_or_default(),
+        match (a.kind, &a.policy) {
+            (AttackKind::Arc, PathPolicy::Eot(k)) => format!(
+                "against an ensemble of {k} random paths of equal weight drawn per batch, defence on an independent random path"
+            ),
+            _ => a.policy.describe(),
+        }
+    );
+    s
+}
+
+/// Statistics over the M defender paths each image was scored on (M > 1), in the robust
+/// convention (clean and adversarial right on the same path).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DefenderStats {
+    pub paths: usize,
+    /// Mean over images and paths.
+    pub mean: Proportion,
+    /// The plurality vote of the M paths is right, clean and adversarial.
+    pub vote: Proportion,
+    /// Right on every one of the M paths, clean and adversarial.
+    pub all_paths: Proportion,
+    /// Natural accuracy averaged over the M paths.
+    pub natural_mean: Proportion,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EvalReport {
+    pub images: usize,
+    /// Natural accuracy on the (first) defender path.
+    pub natural: Proportion,
+    /// Clean and adversarial both right (AutoAttack/RobustBench convention).
+    pub robust: Option<Proportion>,
+    /// Adversarial right whatever the clean prediction (the official RNA code's convention).
+    pub adversarial: Option<Proportion>,
+    pub defender: Option<DefenderStats>,
+    pub pairing: Pairing,
+    /// How the intervals were formed.
+    pub intervals: String,
+    pub protocol: String,
+    pub seed: u64,
+    /// Images left out of a targeted evaluation because they are of the target class.
+    pub skipped: usize,
+    /// Wall time of this run; images counted from a checkpoint took none of it.
+    pub seconds: f64,
+    /// Images counted from a checkpoint rather than evaluated in this run.
+    pub resumed: usize,
+}
+
+impl EvalReport {
+    /// The headline figure: robust accuracy (AutoAttack convention), or natural without attack.
+    pub fn headline(&self) -> f64 {
+        self.robust.unwrap_or(self.natural).value
+    }
+}
+
+/// What one finished batch contributed: all an interrupted evaluation needs to keep.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchCount {
+    pub images: usize,
+    /// Clean right on the first defender path.
+    pub natural: usize,
+    /// Clean and adversarial right (for autoattack-rand: AutoAttack's own verdict).
+    pub robust: usize,
+    /// Adversarial right on the first defender path.
+    pub adversarial: usize,
+    /// Over the M defender paths: Σ over images of the share of paths robust on that image,
+    /// and Σ of its square (for the interval over images).
+    pub path_share: f64,
+    pub path_share_sq: f64,
+    pub natural_path_share: f64,
+    pub vote: usize,
+    pub all_paths: usize,
+}
+
+impl BatchCount {
+    fn add(&mut self, o: &BatchCount) {
+        self.images += o.images;
+        self.natural += o.natural;
+        self.robust += o.robust;
+        self.adversarial += o.adversarial;
+        self.path_share += o.path_share;
+        self.path_share_sq += o.path_share_sq;
+        self.natural_path_share += o.natural_path_share;
+        self.vote += o.vote;
+        self.all_paths += o.all_paths;
+    }
+}
+
+/// Per image and defender path, the predicted class: `predicted[j][i]` on `paths[j][i]`.
+fn predict_on(
+    model: &RnaModel,
+    x: &burn::tensor::Tensor<4>,
+    paths: &[Vec<Path>],
+) -> Vec<Vec<usize>> {
+    let n = x.dims()[0].max(1);
+    let per_pass = (SCORING_ROWS / n).max(1);
+    paths
+        .chunks(per_pass)
+        .flat_map(|group| {
+            let flat: Vec<Path> = group.iter().flatten().cloned().collect();
+            let predicted = crate::model::predictions(
+                model.forward_paths(x.clone().repeat_dim(0, group.len()), &flat),
+            );
+            predicted.chunks(n).map(|c| c.to_vec()).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The class most of `votes` name (ties to the lowest class, as argmax does).
+fn plurality(votes: impl Iterator<Item = usize>, classes: usize) -> usize {
+    let mut histogram = vec![0usize; classes];
+    for v in votes {
+        histogram[v] += 1;
+    }
+    crate::ensemble::argmax(&histogram.iter().map(|&c| c as f32).collect::<Vec<_>>())
+}
+
+/// Counts one batch: `clean[j][i]` and `adversarial[j][i]` are the predictions of defender
+/// path j on image i; `robust_by_stages` replaces the single-draw robust verdict (AutoAttack).
+pub fn count_batch(
+    labels: &[usize],
+    clean: &[Vec<usize>],
+    adversarial: &[Vec<usize>],
+    robust_by_stages: Option<&[bool]>,
+    classes: usize,
+) -> BatchCount {
+    let m = clean.len();
+    let mut count = BatchCount {
+        images: labels.len(),
+        ..BatchCount::default()
+    };
+    for (i, &label) in labels.iter().enumerate() {
+        let clean_right = clean[0][i] == label;
+        let adv_right = adversarial[0][i] == label;
+        count.natural += usize::from(clean_right);
+        count.adversarial += usize::from(adv_right);
+        count.robust += usize::from(match robust_by_stages {
+            Some(verdict) => verdict[i],
+            None => clean_right && adv_right,
+        });
+        let both = (0..m)
+            .filter(|&j| clean[j][i] == label && adversarial[j][i] == label)
+            .count();
+        let share = both as f64 / m as f64;
+        count.path_share += share;
+        count.path_share_sq += share * share;
+        count.natural_path_share +=
+            (0..m).filter(|&j| clean[j][i] == label).count() as f64 / m as f64;
+        let vote = |p: &[Vec<usize>]| plurality(p.iter().map(|row| row[i]), classes) == label;
+        count.vote += usize::from(vote(clean) && vote(adversarial));
+        count.all_paths += usize::from(both == m);
+    }
+    count
+}
+
+/// The model under evaluation and, for a transfer attack, the one the attack is crafted on.
+#[derive(Clone, Copy)]
+pub struct Models<'m> {
+    pub target: &'m RnaModel,
+    pub surrogate: Option<&'m RnaModel>,
+}
+
+impl<'m> From<&'m RnaModel> for Models<'m> {
+    fn from(target: &'m RnaModel) -> Self {
+        Self {
+            target,
+            surrogate: None,
+        }
+    }
+}
+
+fn evaluate_batch(
+    models: Models<'_>,
+    data: &ImageSet,
+    indices: &[usize],
+    config: &EvalConfig,
+    index: usize,
+) -> Result<BatchCount, String> {
+    let model = models.target;
+    let x = data.to_tensor(indices, model.device());
+    let labels: Vec<usize> = indices
+        .iter()
+        .map(|&i| usize::from(data.labels[i]))
+        .collect();
+    let batch = config.for_batch(index);
+    let n = labels.len();
+    let (_, first) = attack_paths(model, &batch, n)?;
+    let mut defenders = vec![first.clone()];
+    let mut extra = SeededRng::derive(batch.seed, "defender-extra");
+    for _ in 1..config.defender_paths {
+        defenders.push(if batch.policy.defender_independent() {
+            draw_paths(model, n, batch.pairing, &mut extra)
+        } else {
+            first.clone()
+        });
+    }
+    let clean = predict_on(model, &x, &defenders);
+    let (adversarial, verdict) = match config.attack {
+        Some(_) => {
+            let crafter = models.surrogate.unwrap_or(model);
+            let result = run_attack(crafter, &x, &labels, &batch, &mut |_, _, _| true)?;
+            (
+                predict_on(model, &result.x_adv, &defenders),
+                result.robust_by_stages,
+            )
+        }
+        None => (clean.clone(), None),
+    };
+    Ok(count_batch(
+        &labels,
+        &clean,
+        &adversarial,
+        verdict.as_deref(),
+        model.num_classes(),
+    ))
+}
+
+/// The images a targeted attack can move: those not already of the target class.
+fn without_class(data: &ImageSet, class: Option<usize>) -> ImageSet {
+    match class {
+        None => data.clone(),
+        Some(t) => {
+            let keep: Vec<usize> = (0..data.len())
+                .filter(|&i| usize::from(data.labels[i]) != t)
+                .collect();
+            data.subset(&keep)
+        }
+    }
+}
+
+/// Evaluates every image of `data` in batches. `progress(done, total)` may return false to
+/// stop early; the report then covers the images done so far. With a `journal`, batches it
+/// already holds for this configuration are counted without being run again, and every batch
+/// run is recorded as soon as it finishes.
+pub fn evaluate<'m>(
+    models: impl Into<Models<'m>>,
+    data: &ImageSet,
+    config: &EvalConfig,
+    batch_size: usize,
+    mut journal: Option<&mut EvalJournal>,
+    progress: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<EvalReport, String> {
+    let started = std::time::Instant::now();
+    let models = models.into();
+    let model = models.target;
+    config.validate()?;
+    if let Some(surrogate) = models.surrogate {
+        if surrogate.config().class_names != model.config().class_names {
+            return Err("the surrogate model has other classes than the evaluated one".into());
+        }
+        if config.surrogate.is_none() {
+            return Err("a surrogate model needs its checksum in the configuration".into());
+        }
+    }
+    if let Some(attack) = &config.attack {
+        attack.validate(model.num_classes())?;
+    }
+    let batch_size = batch_size.max(1);
+    if let Some(journal) = &journal {
+        journal.check(data, batch_size)?;
+    }
+    let target = config.attack.as_ref().and_then(|a| a.target);
+    let all = data.len();
+    let data = &without_class(data, target);
+    let total = data.len();
+    let recorded = journal
+        .as_ref()
+        .map(|j| j.recorded(config))
+        .unwrap_or_default();
+    let mut counts: Vec<BatchCount> = recorded.values().copied().collect();
+    let resumed: usize = counts.iter().map(|c| c.images).sum();
+    let starts: Vec<(usize, usize)> = (0..total)
+        .step_by(batch_size)
+        .enumerate()
+        .filter(|(index, _)| !recorded.contains_key(index))
+        .collect();
+    // As many batches side by side as there are threads: much of a pass is single-threaded
+    // work between convolutions. Results do not depend on it (each batch has its own seed).
+    let side_by_side = rayon::current_num_threads().max(1);
+    for group in starts.chunks(side_by_side) {
+        let done: Vec<Result<(usize, BatchCount), String>> = group
+            .par_iter()
+            .map(|&(index, start)| {
+                let indices: Vec<usize> = (start..(start + batch_size).min(total)).collect();
+                evaluate_batch(models, data, &indices, config, index).map(|c| (index, c))
+            })
+            .collect();
+        for result in done {
+            let (index, count) = result?;
+            if let Some(journal) = journal.as_deref_mut() {
+                journal.record(config, index, count)?;
+            }
+            counts.push(count);
+        }
+        let images = counts.iter().map(|c| c.images).sum();
+        if !progress(images, total) {
+            break;
+        }
+    }
+    Ok(report(
+        config,
+        &counts,
+        all - total,
+        resumed,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+/// The figures of the counted batches, with intervals over the independent units: images under
+/// `image` pairing (or a fixed path), batches under `batch` pairing.
+fn report(
+    config: &EvalConfig,
+    counts: &[BatchCount],
+    skipped: usize,
+    resumed: usize,
+    seconds: f64,
+) -> EvalReport {
+    let mut sum = BatchCount::default();
+    for c in counts {
+        sum.add(c);
+    }
+    let by_batch = config.pairing == Pairing::Batch
+        && config.path.is_none()
+        && config
+            .attack
+            .as_ref()
+            .is_none_or(|a| a.policy.defender_independent());
+    let share = |pick: &dyn Fn(&BatchCount) -> f64| -> Proportion {
+        if by_batch {
+            let clusters: Vec<(f64, f64)> =
+                counts.iter().map(|c| (pick(c), c.images as f64)).collect();
+            Proportion::clustered(&clusters)
+        } else {
+            Proportion::wilson(pick(&sum).round() as usize, sum.images)
+        }
+    };
+    let attacked = config.attack.is_some();
+    let defender = (config.defender_paths > 1).then(|| {
+        let mean = if by_batch {
+            share(&|c| c.path_share)
+        } else {
+            // Images are independent, their shares of robust paths are not 0/1: the normal
+            // interval of a mean, from Σ share and Σ share².
+            let n = sum.images as f64;
+            let p = if n > 0.0 { sum.path_share / n } else { 0.0 };
+            let var = if n > 1.0 {
+                ((sum.path_share_sq - n * p * p) / (n - 1.0)).max(0.0)
+            } else {
+                0.0
+            };
+            let half = 1.959_963_984_540_054 * (var / n.max(1.0)).sqrt();
+            Proportion {
+                value: p,
+                low: (p - half).max(0.0),
+                high: (p + half).min(1.0),
+            }
+        };
+        DefenderStats {
+            paths: config.defender_paths,
+            mean,
+            vote: share(&|c| c.vote as f64),
+            all_paths: share(&|c| c.all_paths as f64),
+            natural_mean: share(&|c| c.natural_path_share),
+        }
+    });
+    EvalReport {
+        images: sum.images,
+        natural: share(&|c| c.natural as f64),
+        robust: attacked.then(|| share(&|c| c.robust as f64)),
+        adversarial: attacked.then(|| share(&|c| c.adversarial as f64)),
+        defender,
+        pairing: config.pairing,
+        intervals: if by_batch {
+            format!(
+                "95%, over the {} batches (images of a batch share their paths)",
+                counts.len()
+            )
+        } else {
+            "95% Wilson, over images (each its own random paths)".into()
+        },
+        protocol: config.describe(),
+        seed: config.seed,
+        skipped,
+        seconds,
+        resumed,
+    }
+}
+
+/// A record of finished batches, one JSON line each, so that an evaluation that takes hours
+/// on a CPU survives being stopped: run the same command again and it goes on from there.
+/// The first line names the model, the images and the batch size it was written for (batch
+/// seeds depend on batch positions, so none of them may change); one file may hold several
+/// protocols, each batch keyed by its full configuration.
+pub struct EvalJournal {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    header: JournalHeader,
+    entries: Vec<JournalEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct JournalHeader {
+    journal: String,
+    model: String,
+    images: String,
+    batch: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct JournalEntry {
+    config: EvalConfig,
+    batch: usize,
+    count: BatchCount,
+}
+
+const JOURNAL_KIND: &str = "rna-lens eval journal 2";
+
+impl EvalJournal {
+    /// Opens the journal at `path` for `model` on `data` in batches of `batch_size`, creating
+    /// it if it does not exist. A journal written for anything else is an error, never
+    /// overwritten; a last line cut short by a crash is dropped.
+    pub fn open(
+        path: &std::path::Path,
+        model: &RnaModel,
+        data: &ImageSet,
+        batch_size: usize,
+    ) -> Result<Self, String> {
+        use std::io::Write;
+        let header = JournalHeader {
+            journal: JOURNAL_KIND.into(),
+            model: checksum(&crate::model::file::to_bytes(model)),
+            images: images_fingerprint(data),
+            batch: batch_size.max(1),
+        };
+        let shown = path.display();
+        let existing = match std::fs::read_to_string(path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(format!("cannot read the checkpoint {shown}: {e}")),
+        };
+        let mut entries = Vec::new();
+        let mut keep = 0;
+        if let Some(text) = &existing {
+            let mut lines = text.split_inclusive('\n');
+            let first = lines.next().unwrap_or("");
+            let found: JournalHeader = serde_json::from_str(first)
+                .ok()
+                .filter(|h: &JournalHeader| h.journal == JOURNAL_KIND && first.ends_with('\n'))
+                .ok_or_else(|| format!("{shown} is not an rna-lens evaluation checkpoint"))?;
+            if let Some(what) = header.difference(&found) {
+                return Err(format!(
+                    "the checkpoint {shown} was written for {what}; choose another file or delete it"
+                ));
+            }
+            keep = first.len();
+            for (number, line) in lines.enumerate() {
+                match serde_json::from_str::<JournalEntry>(line) {
+                    Ok(entry) if line.ends_with('\n') => {
+                        keep += line.len();
+                        entries.push(entry);
+                    }
+                    // Only the last line can be cut short (a write interrupted by a crash).
+                    _ if !line.ends_with('\n') => break,
+                    _ => return Err(format!("{shown}: line {} is damaged", number + 2)),
+                }
+            }
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| format!("cannot write the checkpoint {shown}: {e}"))?;
+        let mut journal = Self {
+            path: path.to_path_buf(),
+            file,
+            header,
+            entries,
+        };
+        match existing {
+            Some(text) if keep < text.len() => journal
+                .file
+                .set_len(keep as u64)
+                .map_err(|e| journal.write_error(e))?,
+            Some(_) => {}
+            None => {
+                let line = serde_json::to_string(&journal.header).expect("header serializes");
+                writeln!(journal.file, "{line}").map_err(|e| journal.write_error(e))?;
+            }
+        }
+        Ok(journal)
+    }
+
+    /// Batches already recorded for `config`, by index.
+    pub fn recorded(&self, config: &EvalConfig) -> std::collections::BTreeMap<usize, BatchCount> {
+        self.entries
+            .iter()
+            .filter(|e| &e.config == config)
+            .map(|e| (e.batch, e.count))
+            .collect()
+    }
+
+    fn check(&self, data: &ImageSet, batch_size: usize) -> Result<(), String> {
+        let actual = JournalHeader {
+            images: images_fingerprint(data),
+            batch: batch_size,
+            ..self.header.clone()
+        };
+        match self.header.difference(&actual) {
+            Some(what) => Err(format!(
+                "the checkpoint {} was opened for {what}",
+                self.path.display()
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn record(
+        &mut self,
+        config: &EvalConfig,
+        batch: usize,
+        count: BatchCount,
+    ) -> Result<(), String> {
+        use std::io::Write;
+        let entry = JournalEntry {
+            config: config.clone(),
+            batch,
+            count,
+        };
+        let line = serde_json::to_string(&entry).expect("entry serializes");
+        writeln!(self.file, "{line}")
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| self.write_error(e))?;
+        self.entries.push(entry);
+        Ok(())
+    }
+
+    fn write_error(&self, e: std::io::Error) -> String {
+        format!("cannot write the checkpoint {}: {e}", self.path.display())
+    }
+}
+
+impl JournalHeader {
+    /// What `other` was written for, in words, where it differs from this one.
+    fn difference(&self, other: &JournalHeader) -> Option<String> {
+        if self.model != other.model {
+            Some("another model".into())
+        } else if self.images != other.images {
+            Some("other images (another data set, split or --limit)".into())
+        } else if self.batch != other.batch {
+            Some(format!("batches of {}", other.batch))
+        } else {
+            None
+        }
+    }
+}
+
+/// The images and their labels, in order.
+fn images_fingerprint(data: &ImageSet) -> String {
+    let labels: Vec<u8> = data.labels.iter().flat_map(|l| l.to_le_bytes()).collect();
+    format!("{}/{}", checksum(&data.pixels), checksum(&labels))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Architecture, ModelConfig};
+
+    fn tiny_model(seed: u64) -> RnaModel {
+        let architecture = Architecture::ResNet {
+            stage_widths: vec![4, 8],
+            blocks_per_stage: vec![1, 1],
+        };
+        RnaModel::new(
+            ModelConfig::cifar10(architecture),
+            seed,
+            &burn::tensor::Device::flex(),
+        )
+        .unwrap()
+    }
+
+    fn images(n: usize) -> ImageSet {
+        let mut rng = crate::rng::SeededRng::new(7);
+        ImageSet {
+            pixels: (0..n * crate::data::IMAGE_LEN)
+                .map(|_| rng.below(256) as u8)
+                .collect(),
+            labels: (0..n as u16).map(|i| i % 10).collect(),
+            class_names: Vec::new(),
+        }
+    }
+
+    fn pgd3() -> EvalConfig {
+        EvalConfig::official_pgd(3, 5)
+    }
+
+    /// PGD-3 in batches of 2, recorded in `journal`.
+    fn pgd3_in_pairs(
+        model: &RnaModel,
+        data: &ImageSet,
+        journal: &mut EvalJournal,
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+    ) -> EvalReport {
+        evaluate(model, data, &pgd3(), 2, Some(journal), progress).unwrap()
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("rna-lens-eval-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("journal.jsonl")
+    }
+
+    /// Two threads: batches run two at a time, and a stop comes after a pair.
+    #[test]
+    fn a_stopped_evaluation_resumes_to_the_uninterrupted_result() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(stop_and_resume);
+    }
+
+    fn stop_and_resume() {
+        let (model, data) = (tiny_model(1), images(10));
+        let full = evaluate(&model, &data, &pgd3(), 2, None, &mut |_, _| true).unwrap();
+        assert_eq!(full.images, 10);
+
+        let path = scratch("resume");
+        let mut journal = EvalJournal::open(&path, &model, &data, 2).unwrap();
+        let stopped = pgd3_in_pairs(&model, &data, &mut journal, &mut |_, _| false);
+        assert_eq!(stopped.images, 4, "stops after the first two batches");
+        drop(journal);
+        // A crash in the middle of writing leaves a line cut short: it is dropped.
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text += r#"{"config":{"attack":nu"#;
+        std::fs::write(&path, &text).unwrap();
+
+        let mut journal = EvalJournal::open(&path, &model, &data, 2).unwrap();
+        assert_eq!(journal.recorded(&pgd3()).len(), 2);
+        assert!(journal.recorded(&EvalConfig::official_pgd(3, 6)).is_empty());
+        let mut calls = 0;
+        let resumed = pgd3_in_pairs(&model, &data, &mut journal, &mut |_, _| {
+            calls += 1;
+            true
+        });
+        assert_eq!(
+            calls, 2,
+            "only the three batches not recorded run, two at a time"
+        );
+        assert_eq!(resumed.resumed, 4);
+        assert_eq!(resumed.images, 10);
+        assert_eq!(resumed.natural, full.natural);
+        assert_eq!(resumed.robust, full.robust);
+        assert_eq!(resumed.adversarial, full.adversarial);
+
+        // Everything recorded: nothing runs, the same figures come back.
+        let mut journal = EvalJournal::open(&path, &model, &data, 2).unwrap();
+        let again = pgd3_in_pairs(&model, &data, &mut journal, &mut |_, _| {
+            panic!("no batch should run")
+        });
+        assert_eq!((again.resumed, again.robust), (10, full.robust));
+        let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+        assert_eq!(lines, 1 + 5, "a header and one line per batch");
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_clean_wrong_image_never_counts_as_robust() {
+        // Image 0: right clean and attacked. Image 1: wrong clean, right attacked (counted by
+        // the official convention only). Image 2: right clean, broken.
+        let c = count_batch(&[0, 1, 2], &[vec![0, 9, 2]], &[vec![0, 1, 9]], None, 10);
+        assert_eq!((c.natural, c.adversarial, c.robust), (2, 2, 1));
+        assert_eq!(
+            (c.vote, c.all_paths),
+            (1, 1),
+            "one path: vote and worst case = robust"
+        );
+        assert_eq!(c.path_share, 1.0);
+    }
+
+    #[test]
+    fn defender_path_statistics_follow_their_definitions() {
+        // One image of class 0 on three defender paths: clean right on paths 0 and 1, attacked
+        // right on path 0 only. Robust on 1 of 3 paths; the attacked vote (0, 3, 3) is 3, so
+        // the vote is wrong; not robust on all paths.
+        let c = count_batch(
+            &[0],
+            &[vec![0], vec![0], vec![5]],
+            &[vec![0], vec![3], vec![3]],
+            None,
+            10,
+        );
+        assert_eq!((c.natural, c.robust, c.adversarial), (1, 1, 1));
+        assert!((c.path_share - 1.0 / 3.0).abs() < 1e-12);
+        assert!((c.natural_path_share - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!((c.vote, c.all_paths), (0, 0));
+        // AutoAttack's verdict replaces the single-draw robust count, nothing else.
+        let v = count_batch(&[0], &[vec![0]], &[vec![0]], Some(&[false]), 10);
+        assert_eq!((v.robust, v.adversarial), (0, 1));
+    }
+
+    #[test]
+    fn many_defender_paths_on_a_one_path_space_equal_one() {
+        let model = RnaModel::new(
+            ModelConfig::cifar10(Architecture::ResNet {
+                stage_widths: vec![4, 8],
+                blocks_per_stage: vec![1, 1],
+            })
+            .with_norms(vec![crate::model::norm::NormKind::Bn]),
+            1,
+            &burn::tensor::Device::flex(),
+        )
+        .unwrap();
+        let data = images(8);
+        let one = evaluate(&model, &data, &pgd3(), 4, None, &mut |_, _| true).unwrap();
+        let config = EvalConfig {
+            defender_paths: 5,
+            ..pgd3()
+        };
+        let many = evaluate(&model, &data, &config, 4, None, &mut |_, _| true).unwrap();
+        let d = many.defender.unwrap();
+        let robust = one.robust.unwrap().value;
+        for (what, p) in [("mean", d.mean), ("vote", d.vote), ("all", d.all_paths)] {
+            assert!(
+                (p.value - robust).abs() < 1e-12,
+                "{what}: {} vs {robust}",
+                p.value
+            );
+        }
+        assert_eq!(many.robust, one.robust);
+        assert!((d.natural_mean.value - one.natural.value).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_surrogate_equal_to_the_target_reproduces_the_white_box_result() {
+        let (model, data) = (tiny_model(1), images(6));
+        let white_box = evaluate(&model, &data, &pgd3(), 3, None, &mut |_, _| true).unwrap();
+        let config = EvalConfig {
+            surrogate: Some(checksum(&crate::model::file::to_bytes(&model))),
+            ..pgd3()
+        };
+        let same = Models {
+            target: &model,
+            surrogate: Some(&model),
+        };
+        let transfer = evaluate(same, &data, &config, 3, None, &mut |_, _| true).unwrap();
+        assert_eq!(
+            (transfer.robust, transfer.adversarial),
+            (white_box.robust, white_box.adversarial)
+        );
+        // Crafted on another model: the same images counted, and the report says so.
+        let other = tiny_model(2);
+        let from_other = Models {
+            target: &model,
+            surrogate: Some(&other),
+        };
+        let report = evaluate(from_other, &data, &config, 3, None, &mut |_, _| true).unwrap();
+        assert_eq!(report.images, 6);
+        assert!(report.protocol.contains("surrogate"));
+    }
+
+    #[test]
+    fn a_targeted_evaluation_skips_images_of_the_target_class() {
+        let (model, data) = (tiny_model(1), images(20));
+        let mut config = pgd3();
+        config.attack.as_mut().unwrap().target = Some(3);
+        let report = evaluate(&model, &data, &config, 8, None, &mut |_, _| true).unwrap();
+        assert_eq!((report.images, report.skipped), (18, 2));
+        assert!(report.protocol.contains("skipped"), "{}", report.protocol);
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_evaluation_is_refused_and_kept() {
+        let (model, data) = (tiny_model(1), images(6));
+        let path = scratch("refuse");
+        let mut journal = EvalJournal::open(&path, &model, &data, 2).unwrap();
+        evaluate(
+            &model,
+            &data,
+            &pgd3(),
+            2,
+            Some(&mut journal),
+            &mut |_, _| true,
+        )
+        .unwrap();
+        drop(journal);
+        let before = std::fs::read(&path).unwrap();
+
+        let refused = |model: &RnaModel, data: &ImageSet, batch: usize| {
+            EvalJournal::open(&path, model, data, batch).err().unwrap()
+        };
+        assert!(refused(&tiny_model(2), &data, 2).contains("another model"));
+        assert!(refused(&model, &images(5), 2).contains("other images"));
+        assert!(refused(&model, &data, 3).contains("batches of 2"));
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "nothing was overwritten"
+        );
+
+        // Opened for one set of images, used with another.
+        let mut journal = EvalJournal::open(&path, &model, &data, 2).unwrap();
+        let misuse = evaluate(
+            &model,
+            &images(4),
+            &pgd3(),
+            2,
+            Some(&mut journal),
+            &mut |_, _| true,
+        );
+        assert!(misuse.err().unwrap().contains("other images"));
+
+        let mut lines: Vec<&str> = std::str::from_utf8(&before).unwrap().lines().collect();
+        lines[1] = "{\"batch\": 0}";
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        assert!(refused(&model, &data, 2).contains("line 2 is damaged"));
+        std::fs::write(&path, "natural 52.8%\n").unwrap();
+        assert!(refused(&model, &data, 2).contains("not an rna-lens evaluation checkpoint"));
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+}
