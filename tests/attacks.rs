@@ -121,6 +121,12 @@ fn losses_match_hand_computed_values() {
     // CW: best other (3) − own (1) = 2; DLR: 2 / (z_π1 − z_π3) = 2 / (3 − 1) = 1.
     assert!((values(cw_margin(logits.clone(), y0.clone()))[0] - 2.0).abs() < 1e-6);
     assert!((values(dlr(logits.clone(), y0.clone()))[0] - 1.0).abs() < 1e-6);
+    // Targeted DLR, label 0 and target 2: −(1 − 2) / (3 − (1 + 0)/2) = 0.4.
+    let signed = rna_lens::attack::loss::label_minus_target(&[0], &[2], 4, &cpu());
+    assert!(
+        (values(rna_lens::attack::loss::dlr_targeted(logits.clone(), signed))[0] - 0.4).abs()
+            < 1e-6
+    );
     let y1 = one_hot(&[1], 4, &cpu());
     assert!((values(cw_margin(logits.clone(), y1.clone()))[0] + 1.0).abs() < 1e-6);
     assert!((values(dlr(logits.clone(), y1))[0] + 0.5).abs() < 1e-6);
@@ -495,4 +501,36 @@ fn n_fgsm_steps_from_wide_noise_and_is_not_projected_back() {
     }
     // Some coordinates end beyond ε: nothing projected them back.
     assert!(out.iter().any(|o| (o - 0.5).abs() > eps as f32 + 1e-4));
+}
+
+#[test]
+fn apgd_t_and_fab_t_run_through_their_targets_with_autoattacks_verdict() {
+    let m = model(NormKind::RELEASED.to_vec());
+    let x = Tensor::cat(vec![image(8), image(9)], 0);
+    let eps = 8.0 / 255.0;
+    for kind in [AttackKind::ApgdT, AttackKind::FabT] {
+        let mut config = AttackConfig::preset(kind);
+        config.steps = 2;
+        config.policy = PathPolicy::Fixed;
+        // Labels the model has right when clean, so every stage has work to do.
+        let (paths, _) = attack_paths(&m, &config, 2).unwrap();
+        let labels = rna_lens::model::predictions(m.forward_paths(x.clone(), &paths));
+        let mut seen = 0;
+        let result = run_attack(&m, &x, &labels, &config, &mut |_, _, _| {
+            seen += 1;
+            true
+        })
+        .unwrap();
+        assert!(seen > 0, "{kind} reported no progress");
+        assert_eq!(
+            result.robust_by_stages.as_ref().map(Vec::len),
+            Some(2),
+            "{kind}"
+        );
+        let d = values(result.x_adv.sub(x.clone()));
+        assert!(
+            d.iter().all(|v| f64::from(v.abs()) <= eps + 1e-5),
+            "{kind} left the ball"
+        );
+    }
 }

@@ -25,10 +25,18 @@ pub enum AttackKind {
     /// Square Attack (Andriushchenko et al. 2020): black-box random search on the margin,
     /// `steps` queries; under `eot:K` every query averages the logits of K random paths.
     Square,
+    /// APGD with the targeted DLR loss towards each of the 9 classes ranked next by the clean
+    /// logits in turn, as AutoAttack's `apgd-t`.
+    ApgdT,
+    /// Targeted FAB towards each of the 9 classes ranked next, as AutoAttack's `fab-t`.
+    FabT,
+    /// AutoAttack's standard version: APGD-CE, APGD-T, FAB-T, then Square with 5,000 queries,
+    /// each on the points not yet broken.
+    AutoattackStandard,
 }
 
 impl AttackKind {
-    pub const ALL: [AttackKind; 9] = [
+    pub const ALL: [AttackKind; 12] = [
         AttackKind::Fgsm,
         AttackKind::Pgd,
         AttackKind::PgdL2,
@@ -38,6 +46,9 @@ impl AttackKind {
         AttackKind::AutoattackRand,
         AttackKind::Arc,
         AttackKind::Square,
+        AttackKind::ApgdT,
+        AttackKind::FabT,
+        AttackKind::AutoattackStandard,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,6 +62,9 @@ impl AttackKind {
             AttackKind::AutoattackRand => "autoattack-rand",
             AttackKind::Arc => "arc",
             AttackKind::Square => "square",
+            AttackKind::ApgdT => "apgd-t",
+            AttackKind::FabT => "fab-t",
+            AttackKind::AutoattackStandard => "autoattack-standard",
         }
     }
 
@@ -116,9 +130,11 @@ impl AttackConfig {
             AttackKind::Pgd => (e, 2.0 / 255.0, 20, true, LossKind::Ce),
             AttackKind::PgdL2 => (0.5, 0.1, 20, true, LossKind::Ce),
             AttackKind::Mifgsm => (e, 2.0 / 255.0, 5, false, LossKind::Ce),
-            AttackKind::ApgdCe | AttackKind::AutoattackRand => {
-                (e, 2.0 * e, 100, true, LossKind::Ce)
-            }
+            AttackKind::ApgdCe
+            | AttackKind::AutoattackRand
+            | AttackKind::AutoattackStandard
+            | AttackKind::FabT => (e, 2.0 * e, 100, true, LossKind::Ce),
+            AttackKind::ApgdT => (e, 2.0 * e, 100, true, LossKind::DlrTargeted),
             AttackKind::ApgdDlr => (e, 2.0 * e, 100, true, LossKind::Dlr),
             // The authors' CIFAR-10 L∞ runs: η = ε, 20 iterations, from the clean image.
             AttackKind::Arc => (e, e, 20, false, LossKind::Ce),
@@ -163,10 +179,28 @@ impl AttackConfig {
         }
     }
 
+    /// Whether the attack steps by APGD's rule (and so takes no α and no target of its own).
     pub fn is_apgd(&self) -> bool {
         matches!(
             self.kind,
-            AttackKind::ApgdCe | AttackKind::ApgdDlr | AttackKind::AutoattackRand
+            AttackKind::ApgdCe
+                | AttackKind::ApgdDlr
+                | AttackKind::ApgdT
+                | AttackKind::FabT
+                | AttackKind::AutoattackRand
+                | AttackKind::AutoattackStandard
+        )
+    }
+
+    /// Whether points are judged as AutoAttack judges them: a fresh pass after every stage, a
+    /// point broken once stays broken.
+    pub fn autoattack_accounting(&self) -> bool {
+        matches!(
+            self.kind,
+            AttackKind::ApgdT
+                | AttackKind::FabT
+                | AttackKind::AutoattackRand
+                | AttackKind::AutoattackStandard
         )
     }
 
@@ -194,6 +228,16 @@ impl AttackConfig {
         }
         if (self.loss == LossKind::Dlr || self.kind == AttackKind::AutoattackRand) && classes < 3 {
             return Err("the DLR loss needs at least three classes".into());
+        }
+        let targeted_stages = matches!(
+            self.kind,
+            AttackKind::ApgdT | AttackKind::FabT | AttackKind::AutoattackStandard
+        );
+        if (targeted_stages || self.loss == LossKind::DlrTargeted) && classes < 4 {
+            return Err(format!(
+                "{} needs at least four classes (the targeted DLR loss)",
+                self.kind
+            ));
         }
         if self.policy == PathPolicy::Eot(0) {
             return Err("eot:K needs K ≥ 1".into());

@@ -15,6 +15,9 @@ pub enum LossKind {
     Cw,
     /// Difference of logits ratio (APGD-DLR); needs at least three classes.
     Dlr,
+    /// AutoAttack's targeted DLR (APGD-T), whose one-hot rows hold +1 at the label and −1 at
+    /// the target; needs at least four classes. Set by the attack, not chosen by users.
+    DlrTargeted,
 }
 
 impl std::fmt::Display for LossKind {
@@ -23,6 +26,7 @@ impl std::fmt::Display for LossKind {
             LossKind::Ce => "ce",
             LossKind::Cw => "cw",
             LossKind::Dlr => "dlr",
+            LossKind::DlrTargeted => "targeted dlr",
         })
     }
 }
@@ -73,7 +77,37 @@ pub fn loss(kind: LossKind, logits: Tensor<2>, one_hot: Tensor<2>) -> Tensor<1> 
         LossKind::Ce => cross_entropy(logits, one_hot),
         LossKind::Cw => cw_margin(logits, one_hot),
         LossKind::Dlr => dlr(logits, one_hot),
+        LossKind::DlrTargeted => dlr_targeted(logits, one_hot),
     }
+}
+
+/// `[N, K]` rows with +1 at each label and −1 at each target: the one-hot of [`dlr_targeted`].
+pub fn label_minus_target(
+    labels: &[usize],
+    targets: &[usize],
+    classes: usize,
+    device: &Device,
+) -> Tensor<2> {
+    one_hot(labels, classes, device).sub(one_hot(targets, classes, device))
+}
+
+/// AutoAttack's targeted DLR per sample, `[N]`: −(z_y − z_t) / (z_π1 − (z_π3 + z_π4)/2 + 1e−12),
+/// with `signed` from [`label_minus_target`].
+pub fn dlr_targeted(logits: Tensor<2>, signed: Tensor<2>) -> Tensor<1> {
+    let n = logits.dims()[0];
+    let sorted = logits.clone().sort_descending(1);
+    let first = sorted.clone().slice([0..n, 0..1]);
+    let third = sorted.clone().slice([0..n, 2..3]);
+    let fourth = sorted.slice([0..n, 3..4]);
+    let margin = logits.mul(signed).sum_dim(1);
+    margin
+        .neg()
+        .div(
+            first
+                .sub(third.add(fourth).mul_scalar(0.5))
+                .add_scalar(1e-12),
+        )
+        .reshape([n])
 }
 
 /// Difference of Logits Ratio (Croce & Hein 2020), per sample `[N]`:

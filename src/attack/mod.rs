@@ -4,11 +4,13 @@
 pub mod apgd;
 pub mod arc;
 pub mod config;
+pub mod fab;
 pub mod image;
 pub mod loss;
 pub mod pgd;
 pub mod policy;
 pub mod square;
+mod stages;
 pub mod trace;
 pub mod transfer;
 
@@ -18,6 +20,7 @@ pub use config::{AttackConfig, AttackKind, parse_budget};
 pub use loss::LossKind;
 pub use pgd::{Norm, Objective, PgdConfig, StepEval};
 pub use policy::{Pairing, PathObjective, PathPolicy, draw_paths};
+use stages::Stage;
 pub use trace::TraceStep;
 
 use crate::model::{Path, RnaModel};
@@ -161,17 +164,6 @@ pub fn run_attack(
                 progress,
             );
         }
-        AttackKind::Square => {
-            return run_square(
-                model,
-                x,
-                labels,
-                config,
-                attack_paths,
-                defender_paths,
-                progress,
-            );
-        }
         _ => {}
     }
     let classes = model.num_classes();
@@ -179,131 +171,116 @@ pub fn run_attack(
         Some(t) => vec![t; n],
         None => labels.to_vec(),
     };
-    let targets = loss::one_hot(&goal, classes, &x.device());
-    let label0 = labels[0];
-    let autoattack = config.kind == AttackKind::AutoattackRand;
-    let stages: Vec<LossKind> = if autoattack {
-        vec![LossKind::Ce, LossKind::Dlr]
-    } else {
-        vec![config.loss]
+    let stages = stages::stages(config, classes);
+    let mut run = StageRun {
+        model,
+        config,
+        x,
+        total: config.restarts * stages.len() * config.steps,
+        label0: labels[0],
+        noise: SeededRng::derive(config.seed, "attack-noise"),
+        trace: Vec::new(),
+        cancelled: false,
+        progress,
     };
-    let total = config.restarts * stages.len() * config.steps;
-    let mut noise = SeededRng::derive(config.seed, "attack-noise");
-    let mut trace = Vec::new();
-    let mut cancelled = false;
-    let targeted = config.target.is_some();
-    // Whether the attacker has won each sample, judged on the logits it sees.
-    let is_adversarial = |logits: &Tensor<2>| -> Vec<bool> {
-        crate::model::predictions(logits.clone())
-            .iter()
-            .zip(&goal)
-            .map(|(&p, &g)| (p == g) == targeted)
-            .collect()
-    };
-    let mut judge = SeededRng::derive(config.seed, "autoattack-judge");
-    let mut account = autoattack.then(|| {
+    let everyone: Vec<usize> = (0..n).collect();
+    let (x_adv, robust_by_stages) = if config.autoattack_accounting() {
+        // AutoAttack: each stage attacks only the points not yet broken, judged by a fresh pass.
+        let mut judge = SeededRng::derive(config.seed, "autoattack-judge");
         let right = fresh_pass_right(model, x, labels, config, &attack_paths, &mut judge);
-        StageAccount::new(x, right)
-    });
-    // Other attacks keep, across restarts, per sample a won result, else the better objective
-    // (the raw loss descends for targeted attacks).
-    let sign = if targeted { -1.0f32 } else { 1.0 };
-    let mut best: Option<(Tensor<4>, Vec<f32>, Vec<bool>)> = None;
-
-    'runs: for restart in 0..config.restarts {
-        for (stage, &stage_loss) in stages.iter().enumerate() {
-            let offset = trace.len();
-            let mut objective = PathObjective::new(
-                model,
-                config.policy.clone(),
-                config.pairing,
-                attack_paths.clone(),
-                targets.clone(),
-                stage_loss,
-                targeted,
-                SeededRng::derive(config.seed ^ ((restart * 8 + stage) as u64), "attack-paths"),
-            );
-            let mut stopped = false;
-            let mut hook = |step: usize, xi: &Tensor<4>, eval: &StepEval| {
-                let t = trace::trace_step(offset + step, x, xi, eval, label0);
-                let go = progress(&t, xi, total);
-                trace.push(t);
-                stopped |= !go;
-                go
-            };
-            let x_run = if config.is_apgd() {
-                apgd::run(
-                    x,
-                    config.eps,
-                    config.steps,
-                    &mut objective,
-                    &is_adversarial,
-                    &mut noise,
-                    &mut hook,
-                )
-                .x
-            } else {
-                pgd::run(&config.pgd(), x, &mut objective, &mut noise, &mut hook)
-            };
-            cancelled = stopped;
-            match &mut account {
-                Some(account) => {
-                    let right =
-                        fresh_pass_right(model, &x_run, labels, config, &attack_paths, &mut judge);
-                    account.record(x_run, &right);
+        let mut account = StageAccount::new(x, right);
+        let ranked = stages::ranked_classes(model, x, &attack_paths);
+        'sequence: for restart in 0..config.restarts {
+            for (index, &stage) in stages.iter().enumerate() {
+                let rows: Vec<usize> = everyone
+                    .iter()
+                    .copied()
+                    .filter(|&i| account.robust[i])
+                    .collect();
+                if rows.is_empty() {
+                    break 'sequence;
                 }
-                None => {
-                    let eval = objective.evaluate(x_run.clone(), config.steps);
-                    let value: Vec<f32> = eval
-                        .loss
-                        .clone()
-                        .into_data()
-                        .convert::<f32>()
-                        .try_into_vec::<f32>()
-                        .expect("f32")
-                        .into_iter()
-                        .map(|l| sign * l)
-                        .collect();
-                    let won = is_adversarial(&eval.logits);
-                    best = Some(match best.take() {
-                        None => (x_run, value, won),
-                        Some((bx, bv, bw)) => {
-                            let take: Vec<bool> = (0..n)
-                                .map(|i| {
-                                    (won[i] && !bw[i]) || (won[i] == bw[i] && value[i] > bv[i])
-                                })
-                                .collect();
-                            let values = (0..n)
-                                .map(|i| if take[i] { value[i] } else { bv[i] })
-                                .collect();
-                            let wins = (0..n).map(|i| won[i] || bw[i]).collect();
-                            (select(&take, x_run, bx), values, wins)
-                        }
-                    });
+                let sub = Rows::new(&rows, x, labels, &attack_paths, &ranked);
+                let x_stage = run.stage(stage, &sub, restart * 64 + index);
+                let x_full = sub.scatter(x_stage, &account.x_adv);
+                let right =
+                    fresh_pass_right(model, &x_full, labels, config, &attack_paths, &mut judge);
+                // Points outside `rows` are broken already and stay so whatever the pass says.
+                account.record(x_full, &right);
+                if run.cancelled {
+                    break 'sequence;
                 }
-            }
-            if cancelled {
-                break 'runs;
             }
         }
-    }
-    let (x_adv, robust_by_stages) = match account {
-        Some(account) => (account.x_adv, Some(account.robust)),
-        None => (best.expect("at least one run").0, None),
+        (account.x_adv, Some(account.robust))
+    } else {
+        // Across restarts, per sample a won result, else the better objective (the raw loss
+        // descends for targeted attacks).
+        let sign = if config.target.is_some() {
+            -1.0f32
+        } else {
+            1.0
+        };
+        let ranked = Vec::new();
+        let all = Rows::new(&everyone, x, &goal, &attack_paths, &ranked);
+        let mut best: Option<(Tensor<4>, Vec<f32>, Vec<bool>)> = None;
+        for restart in 0..config.restarts {
+            let x_run = run.stage(stages[0], &all, restart * 64);
+            let mut objective = run.objective(stages[0], &all, 0);
+            let eval = objective.evaluate(x_run.clone(), config.steps);
+            let value: Vec<f32> = eval
+                .loss
+                .clone()
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .expect("f32")
+                .into_iter()
+                .map(|l| sign * l)
+                .collect();
+            let won = run.is_adversarial(&eval.logits, &goal);
+            best = Some(match best.take() {
+                None => (x_run, value, won),
+                Some((bx, bv, bw)) => {
+                    let take: Vec<bool> = (0..n)
+                        .map(|i| (won[i] && !bw[i]) || (won[i] == bw[i] && value[i] > bv[i]))
+                        .collect();
+                    let values = (0..n)
+                        .map(|i| if take[i] { value[i] } else { bv[i] })
+                        .collect();
+                    let wins = (0..n).map(|i| won[i] || bw[i]).collect();
+                    (select(&take, x_run, bx), values, wins)
+                }
+            });
+            if run.cancelled {
+                break;
+            }
+        }
+        (best.expect("at least one run").0, None)
     };
-    // The last trace entry is the result itself, seen along the attacker's first path.
+    // The last trace entry is the result itself, seen along the attacker's first path (with
+    // cross-entropy where the attack's own loss needs a target per stage).
+    let shown_loss = match config.loss {
+        LossKind::DlrTargeted => LossKind::Ce,
+        other => other,
+    };
     let mut last = PathObjective::new(
         model,
         PathPolicy::Fixed,
         config.pairing,
         attack_paths.clone(),
-        targets,
-        config.loss,
-        targeted,
+        loss::one_hot(&goal, classes, &x.device()),
+        shown_loss,
+        config.target.is_some(),
         SeededRng::new(0),
     );
     let eval = last.evaluate(x_adv.clone(), 0);
-    trace.push(trace::trace_step(trace.len(), x, &x_adv, &eval, label0));
+    let StageRun {
+        mut trace,
+        cancelled,
+        ..
+    } = run;
+    trace.push(trace::trace_step(trace.len(), x, &x_adv, &eval, labels[0]));
     Ok(AttackResult {
         x_adv,
         attack_paths,
@@ -312,6 +289,210 @@ pub fn run_attack(
         trace,
         cancelled,
     })
+}
+
+/// The images one stage attacks: a subset of the batch, with everything per image that the
+/// stage needs.
+struct Rows {
+    rows: Vec<usize>,
+    x: Tensor<4>,
+    /// The goal per row: the label, or the target of a targeted attack.
+    goal: Vec<usize>,
+    paths: Vec<Path>,
+    /// Per row, the classes by clean logits (empty when no stage needs targets).
+    ranked: Vec<Vec<usize>>,
+}
+
+impl Rows {
+    fn new(
+        rows: &[usize],
+        x: &Tensor<4>,
+        goal: &[usize],
+        paths: &[Path],
+        ranked: &[Vec<usize>],
+    ) -> Self {
+        let n = x.dims()[0];
+        let x = if rows.len() == n {
+            x.clone()
+        } else {
+            let index: Vec<i64> = rows.iter().map(|&i| i as i64).collect();
+            x.clone().select(
+                0,
+                Tensor::<1, burn::tensor::Int>::from_data(
+                    burn::tensor::TensorData::new(index, [rows.len()]),
+                    &x.device(),
+                ),
+            )
+        };
+        Self {
+            rows: rows.to_vec(),
+            x,
+            goal: rows.iter().map(|&i| goal[i]).collect(),
+            paths: rows.iter().map(|&i| paths[i].clone()).collect(),
+            ranked: rows
+                .iter()
+                .filter_map(|&i| ranked.get(i).cloned())
+                .collect(),
+        }
+    }
+
+    /// The whole batch: `base` with these rows replaced by `x_rows`.
+    fn scatter(&self, x_rows: Tensor<4>, base: &Tensor<4>) -> Tensor<4> {
+        let n = base.dims()[0];
+        if self.rows.len() == n {
+            return x_rows;
+        }
+        let mut position = vec![None; n];
+        for (k, &i) in self.rows.iter().enumerate() {
+            position[i] = Some(k);
+        }
+        let pieces: Vec<Tensor<4>> = (0..n)
+            .map(|i| match position[i] {
+                Some(k) => x_rows.clone().slice([k..k + 1]),
+                None => base.clone().slice([i..i + 1]),
+            })
+            .collect();
+        Tensor::cat(pieces, 0)
+    }
+
+    /// The class ranked `rank` (1: the top) per row.
+    fn ranked_at(&self, rank: usize) -> Vec<usize> {
+        self.ranked.iter().map(|r| r[rank - 1]).collect()
+    }
+}
+
+/// What the stages of one attack share: the model and settings, the iterate trace and the
+/// caller's progress.
+struct StageRun<'a, 'p> {
+    model: &'a RnaModel,
+    config: &'a AttackConfig,
+    x: &'a Tensor<4>,
+    total: usize,
+    label0: usize,
+    noise: SeededRng,
+    trace: Vec<TraceStep>,
+    cancelled: bool,
+    progress: &'a mut Progress<'p>,
+}
+
+impl<'a> StageRun<'a, '_> {
+    /// Whether the attacker has won each row, judged on the logits it sees.
+    fn is_adversarial(&self, logits: &Tensor<2>, goal: &[usize]) -> Vec<bool> {
+        let targeted = self.config.target.is_some();
+        crate::model::predictions(logits.clone())
+            .iter()
+            .zip(goal)
+            .map(|(&p, &g)| (p == g) == targeted)
+            .collect()
+    }
+
+    /// The objective a stage follows on `rows`: its loss towards the rows' goals, or the
+    /// targeted DLR towards their ranked classes.
+    fn objective(&self, stage: Stage, rows: &Rows, seed: usize) -> PathObjective<'a> {
+        let classes = self.model.num_classes();
+        let device = self.x.device();
+        let (kind, one_hot) = match stage {
+            Stage::ApgdTargeted(rank) | Stage::FabTargeted(rank) => (
+                LossKind::DlrTargeted,
+                loss::label_minus_target(&rows.goal, &rows.ranked_at(rank), classes, &device),
+            ),
+            Stage::Gradient(kind) => (kind, loss::one_hot(&rows.goal, classes, &device)),
+            Stage::Square => (LossKind::Cw, loss::one_hot(&rows.goal, classes, &device)),
+        };
+        PathObjective::new(
+            self.model,
+            self.config.policy.clone(),
+            self.config.pairing,
+            rows.paths.clone(),
+            one_hot,
+            kind,
+            self.config.target.is_some(),
+            SeededRng::derive(self.config.seed ^ seed as u64, "attack-paths"),
+        )
+    }
+
+    /// Runs one stage on `rows` and returns its result for them. The trace follows the rows'
+    /// first image (the batch's first while it is attacked; in the app, the one image).
+    fn stage(&mut self, stage: Stage, rows: &Rows, seed: usize) -> Tensor<4> {
+        let offset = self.trace.len();
+        let mut objective = self.objective(stage, rows, seed);
+        let (x, label0, total) = (&rows.x, self.label0, self.total);
+        let (trace, progress, cancelled) =
+            (&mut self.trace, &mut *self.progress, &mut self.cancelled);
+        match stage {
+            Stage::Gradient(_) | Stage::ApgdTargeted(_) => {
+                let mut hook = |step: usize, xi: &Tensor<4>, eval: &StepEval| {
+                    let t = trace::trace_step(offset + step, x, xi, eval, label0);
+                    let go = progress(&t, xi, total);
+                    trace.push(t);
+                    *cancelled |= !go;
+                    go
+                };
+                let goal = rows.goal.clone();
+                let targeted = self.config.target.is_some();
+                let is_adversarial = move |logits: &Tensor<2>| -> Vec<bool> {
+                    crate::model::predictions(logits.clone())
+                        .iter()
+                        .zip(&goal)
+                        .map(|(&p, &g)| (p == g) == targeted)
+                        .collect()
+                };
+                if self.config.is_apgd() {
+                    apgd::run(
+                        x,
+                        self.config.eps,
+                        self.config.steps,
+                        &mut objective,
+                        &is_adversarial,
+                        &mut self.noise,
+                        &mut hook,
+                    )
+                    .x
+                } else {
+                    pgd::run(
+                        &self.config.pgd(),
+                        x,
+                        &mut objective,
+                        &mut self.noise,
+                        &mut hook,
+                    )
+                }
+            }
+            Stage::FabTargeted(_) | Stage::Square => {
+                // Reported with the clean image's entry: these stages take no gradient steps
+                // to show.
+                let start =
+                    trace::trace_step(offset, x, x, &objective.evaluate(x.clone(), 0), label0);
+                let mut go_on = |_: usize, _: usize| {
+                    let go = progress(&start, x, total);
+                    *cancelled |= !go;
+                    go
+                };
+                let mut rng = SeededRng::derive(self.config.seed ^ seed as u64, "stage");
+                match stage {
+                    Stage::FabTargeted(rank) => stages::fab_stage(
+                        self.model,
+                        x,
+                        &rows.goal,
+                        &rows.ranked_at(rank),
+                        self.config,
+                        &rows.paths,
+                        &mut rng,
+                        &mut go_on,
+                    ),
+                    _ => stages::square_stage(
+                        self.model,
+                        x,
+                        &rows.goal,
+                        self.config,
+                        &rows.paths,
+                        &mut rng,
+                        &mut go_on,
+                    ),
+                }
+            }
+        }
+    }
 }
 
 /// ARC against the members the policy names: K paths drawn for the batch under `eot:K`, the
@@ -360,77 +541,6 @@ fn run_arc(
         cancelled |= !go;
         go
     })?;
-    let eval = seen.evaluate(result.x_adv.clone(), 0);
-    let trace = vec![start, trace::trace_step(1, x, &result.x_adv, &eval, label0)];
-    Ok(AttackResult {
-        x_adv: result.x_adv,
-        attack_paths,
-        defender_paths,
-        robust_by_stages: None,
-        trace,
-        cancelled,
-    })
-}
-
-/// Square's queries see the logits of each image's attack path (`fixed`, `official`), of a
-/// fresh path per query (`resample`), or their mean over K fresh paths (`eot:K`).
-fn run_square(
-    model: &RnaModel,
-    x: &Tensor<4>,
-    labels: &[usize],
-    config: &AttackConfig,
-    attack_paths: Vec<Path>,
-    defender_paths: Vec<Path>,
-    progress: &mut Progress<'_>,
-) -> Result<AttackResult, String> {
-    let mut fresh = SeededRng::derive(config.seed, "square-paths");
-    let classes = model.num_classes();
-    let mut scores = |xq: &Tensor<4>, rows: &[usize]| -> Tensor<2> {
-        let own = || -> Vec<Path> { rows.iter().map(|&i| attack_paths[i].clone()).collect() };
-        let copies: Vec<Vec<Path>> = match config.policy {
-            PathPolicy::Fixed | PathPolicy::Official => vec![own()],
-            PathPolicy::Resample => vec![draw_paths(model, rows.len(), config.pairing, &mut fresh)],
-            PathPolicy::Eot(k) => (0..k)
-                .map(|_| draw_paths(model, rows.len(), config.pairing, &mut fresh))
-                .collect(),
-        };
-        let n = rows.len();
-        let flat: Vec<Path> = copies.iter().flatten().cloned().collect();
-        model
-            .forward_paths(xq.clone().repeat_dim(0, copies.len()), &flat)
-            .reshape([copies.len(), n, classes])
-            .mean_dim(0)
-            .reshape([n, classes])
-    };
-    let label0 = labels[0];
-    let targets = loss::one_hot(labels, classes, &x.device());
-    let mut seen = PathObjective::new(
-        model,
-        PathPolicy::Fixed,
-        config.pairing,
-        attack_paths.clone(),
-        targets,
-        config.loss,
-        false,
-        SeededRng::new(0),
-    );
-    // Like ARC, Square reports progress with the clean image's entry: accepted squares are
-    // per image and come with no gradient to show.
-    let start = trace::trace_step(0, x, x, &seen.evaluate(x.clone(), 0), label0);
-    let mut cancelled = false;
-    let square_config = square::SquareConfig::new(config.eps, config.steps);
-    let result = square::square_linf(
-        x,
-        labels,
-        &square_config,
-        &mut scores,
-        &mut SeededRng::derive(config.seed, "square"),
-        &mut |_, total| {
-            let go = progress(&start, x, total);
-            cancelled |= !go;
-            go
-        },
-    );
     let eval = seen.evaluate(result.x_adv.clone(), 0);
     let trace = vec![start, trace::trace_step(1, x, &result.x_adv, &eval, label0)];
     Ok(AttackResult {

@@ -1,7 +1,7 @@
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use rna_lens::attack::{AttackConfig, Pairing};
+use rna_lens::attack::{AttackConfig, AttackKind, Pairing};
 use rna_lens::eval::{EvalConfig, EvalJournal, EvalReport, Models, evaluate, presets};
 use rna_lens::model::file;
 use rna_lens::stats::Proportion;
@@ -19,7 +19,8 @@ pub struct EvalArgs {
     /// Named protocols instead of --attack: natural, fgsm, pgd20, mifgsm, pgd100 (each
     /// official), pgd20-fixed, eot-pgd20 (K = 10), autoattack-rand, arc (K = 10); `paper` = natural, fgsm,
     /// pgd20, mifgsm; `sanity` = the gradient-masking checks (ε curve for official and eot:10,
-    /// PGD-100, EOT-50). Comma-separated.
+    /// PGD-100, EOT-50, Square with 1,000 queries); arc, square (5,000 queries).
+    /// Comma-separated.
     #[arg(long)]
     preset: Option<String>,
     /// With `--preset sanity`: also write the ε curve here as CSV.
@@ -114,6 +115,16 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     }
     eprintln!("device: {}", device.description);
 
+    let standard = protocols.iter().any(|(_, c)| {
+        c.as_ref()
+            .is_some_and(|c| c.kind == AttackKind::AutoattackStandard)
+    });
+    let randomized = standard && rna_lens::eval::forward_passes_disagree(&model, &data);
+    if randomized {
+        eprintln!(
+            "warning: repeated forward passes of this model disagree: it is randomized, so autoattack-standard is applied the official way (a fresh path per pass) and under-estimates an adaptive attack; use autoattack-rand for that"
+        );
+    }
     let mut results: Vec<(String, EvalReport)> = Vec::new();
     for (name, attack) in protocols {
         let config = EvalConfig {
@@ -207,6 +218,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             "accuracy": results.iter().map(|(n, r)| (n.clone(), serde_json::Value::from(r.headline()))).collect::<serde_json::Map<_, _>>(),
             "protocols": out,
             "sanity": sanity,
+            "randomized_model_warning": randomized,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     }

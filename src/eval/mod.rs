@@ -386,6 +386,29 @@ fn evaluate_batch(
     ))
 }
 
+/// AutoAttack's self-check (`check_randomized`): whether two forward passes over the same
+/// images disagree, in which case its standard version under-estimates an attack on the model
+/// and the rand version (EOT) is the one to use.
+pub fn forward_passes_disagree(model: &RnaModel, data: &ImageSet) -> bool {
+    let n = data.len().min(16);
+    if n == 0 {
+        return false;
+    }
+    let indices: Vec<usize> = (0..n).collect();
+    let x = data.to_tensor(&indices, model.device());
+    let pass = |seed: u64| {
+        let paths = draw_paths(
+            model,
+            n,
+            Pairing::Image,
+            &mut SeededRng::derive(seed, "self-check"),
+        );
+        model.forward_paths(x.clone(), &paths)
+    };
+    let difference = pass(1).sub(pass(2)).abs().max().into_scalar::<f32>();
+    difference > 1e-5
+}
+
 /// The images a targeted attack can move: those not already of the target class.
 fn without_class(data: &ImageSet, class: Option<usize>) -> ImageSet {
     match class {
@@ -927,6 +950,23 @@ mod tests {
         let report = evaluate(from_other, &data, &config, 3, None, &mut |_, _| true).unwrap();
         assert_eq!(report.images, 6);
         assert!(report.protocol.contains("surrogate"));
+    }
+
+    #[test]
+    fn the_self_check_flags_a_randomized_model_only() {
+        let data = images(4);
+        assert!(forward_passes_disagree(&tiny_model(1), &data));
+        let deterministic = RnaModel::new(
+            ModelConfig::cifar10(Architecture::ResNet {
+                stage_widths: vec![4, 8],
+                blocks_per_stage: vec![1, 1],
+            })
+            .with_norms(vec![crate::model::norm::NormKind::Bn]),
+            1,
+            &burn::tensor::Device::flex(),
+        )
+        .unwrap();
+        assert!(!forward_passes_disagree(&deterministic, &data));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::attack::{AttackConfig, AttackKind, PathPolicy};
 pub type Protocol = (String, Option<AttackConfig>);
 
 /// Every name `preset` takes.
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 15] = [
     "natural",
     "fgsm",
     "pgd20",
@@ -23,6 +23,9 @@ pub const NAMES: [&str; 12] = [
     "pgd100",
     "arc",
     "square",
+    "apgd-t",
+    "fab-t",
+    "autoattack-standard",
 ];
 
 /// The ε of the sanity curve, in /255.
@@ -60,6 +63,11 @@ pub fn preset(name: &str) -> Result<Vec<Protocol>, String> {
         "autoattack-rand" => one(with(AttackKind::AutoattackRand, PathPolicy::Eot(20))),
         "arc" => one(with(AttackKind::Arc, PathPolicy::Eot(10))),
         "square" => one(with(AttackKind::Square, PathPolicy::Official)),
+        "apgd-t" => one(with(AttackKind::ApgdT, PathPolicy::Fixed)),
+        "fab-t" => one(with(AttackKind::FabT, PathPolicy::Fixed)),
+        // For a deterministic model every policy is the same; on an RNA model, `resample` is
+        // AutoAttack applied the official way: a fresh random path at every forward pass.
+        "autoattack-standard" => one(with(AttackKind::AutoattackStandard, PathPolicy::Resample)),
         "pgd100" => one(with(AttackKind::Pgd, PathPolicy::Official).map(|mut c| {
             c.steps = 100;
             c
@@ -80,7 +88,14 @@ pub fn preset(name: &str) -> Result<Vec<Protocol>, String> {
                 "sanity-eot50".into(),
                 with(AttackKind::Pgd, PathPolicy::Eot(50)),
             ));
-            v.push(("sanity-square".into(), preset("square")?.remove(0).1));
+            // 1,000 queries rather than AutoAttack's 5,000, so the checks fit a CPU sitting.
+            v.push((
+                "sanity-square".into(),
+                with(AttackKind::Square, PathPolicy::Official).map(|mut c| {
+                    c.steps = 1000;
+                    c
+                }),
+            ));
             v
         }
         other => {
