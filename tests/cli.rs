@@ -569,3 +569,41 @@ fn transfer_prints_a_k_by_k_matrix() {
     }
     std::fs::remove_dir_all(data).unwrap();
 }
+
+#[test]
+fn eval_crafts_on_a_surrogate_and_says_so() {
+    let data = tiny_cifar("eval-surrogate");
+    let twin = data.join("twin.safetensors");
+    let config = ModelConfig::cifar10(Architecture::preset("resnet20").unwrap())
+        .with_norms(vec![rna_lens::model::NormKind::Bn]);
+    file::save(
+        &RnaModel::new(config, 2, &burn::tensor::Device::flex()).unwrap(),
+        &twin,
+    )
+    .unwrap();
+    let out = stdout(&eval_json(
+        &data,
+        &["--preset", "fgsm", "--surrogate", twin.to_str().unwrap()],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let protocol = v["protocols"]["fgsm"]["protocol"].as_str().unwrap();
+    assert!(
+        protocol.contains("crafted on the surrogate model"),
+        "{protocol}"
+    );
+    assert_eq!(v["protocols"]["fgsm"]["images"], 20);
+    let err = one_line_error(&eval_json(
+        &data,
+        &[
+            "--preset",
+            "fgsm",
+            "--surrogate",
+            data.join("none.safetensors").to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        err.contains("--surrogate") && err.contains("none.safetensors"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(data).unwrap();
+}

@@ -22,9 +22,10 @@
 //! As in the authors' published runs (`--rand-init` off), the attack starts at the clean image,
 //! and gradients are taken at x + δ_min + δ_local unclipped, as the code takes them.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
+use super::{host, tensor};
 use crate::model::{Path, RnaModel, predictions};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -69,17 +70,6 @@ struct Boundary {
     distance: Vec<f32>,
     sign: Vec<f32>,
     normal: Vec<f32>,
-}
-
-fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32")
-}
-
-fn tensor(values: Vec<f32>, dims: [usize; 4], device: &Device) -> Tensor<4> {
-    Tensor::from_data(TensorData::new(values, dims), device)
 }
 
 /// torch.sign: 0 stays 0 (`f32::signum` would give 1).
@@ -318,15 +308,11 @@ pub fn expected_accuracy(
 mod tests {
     use super::*;
     use crate::data::{IMAGE_LEN, batch_to_tensor};
-    use crate::model::{Architecture, ModelConfig};
     use crate::rng::SeededRng;
+    use burn::tensor::Device;
 
     fn tiny_model(seed: u64) -> RnaModel {
-        let architecture = Architecture::ResNet {
-            stage_widths: vec![4, 8],
-            blocks_per_stage: vec![1, 1],
-        };
-        RnaModel::new(ModelConfig::cifar10(architecture), seed, &Device::flex()).unwrap()
+        crate::model::tiny_for_tests(seed, crate::model::NormKind::RELEASED.to_vec())
     }
 
     fn images(n: usize) -> Tensor<4> {

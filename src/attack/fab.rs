@@ -29,9 +29,10 @@
 //! `attack_single_run` each make one, 270 and 98, which agree for a deterministic model); the
 //! projection runs in f64 on the host, the iterates stay f32 as in the code.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use rayon::prelude::*;
 
+use super::{host, tensor};
 use crate::model::predictions;
 use crate::rng::SeededRng;
 
@@ -110,17 +111,6 @@ pub struct FabResult {
     pub x_adv: Tensor<4>,
     /// Per image: misclassified within ε (already misclassified clean images included).
     pub success: Vec<bool>,
-}
-
-fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32")
-}
-
-fn tensor(values: Vec<f32>, dims: [usize; 4], device: &Device) -> Tensor<4> {
-    Tensor::from_data(TensorData::new(values, dims), device)
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -447,6 +437,7 @@ pub fn fab_targeted(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::TensorData;
 
     fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
         a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)

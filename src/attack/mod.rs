@@ -75,6 +75,23 @@ pub fn attack_paths(
 /// number of iterations. Returning false cancels the attack.
 pub type Progress<'a> = dyn FnMut(&TraceStep, &Tensor<4>, usize) -> bool + 'a;
 
+/// A tensor's values on the host, for the attacks that work per image there.
+pub(crate) fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32")
+}
+
+/// Host values back into a `[N, C, H, W]` tensor.
+pub(crate) fn tensor(
+    values: Vec<f32>,
+    dims: [usize; 4],
+    device: &burn::tensor::Device,
+) -> Tensor<4> {
+    Tensor::from_data(burn::tensor::TensorData::new(values, dims), device)
+}
+
 /// Per image, `a` where `take` holds, else `b`.
 fn select(take: &[bool], a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
     let mask: Vec<f32> = take.iter().map(|&t| if t { 1.0 } else { 0.0 }).collect();

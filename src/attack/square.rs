@@ -5,6 +5,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::host;
 use crate::rng::SeededRng;
 
 /// Logits `[N, K]` of a batch `[N, 3, H, W]` in [0, 1]; may be random (a fresh path per call).
@@ -67,13 +68,6 @@ fn square_side(p: f64, c: usize, h: usize, w: usize) -> usize {
     let n_features = (c * h * w) as f64;
     let side = (p * n_features / c as f64).sqrt().round_ties_even() as usize;
     side.max(1).min(h.min(w))
-}
-
-fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32")
 }
 
 /// Correct logit minus the largest other, per row: positive while the label still wins.

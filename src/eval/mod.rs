@@ -757,19 +757,14 @@ fn images_fingerprint(data: &ImageSet) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Architecture, ModelConfig};
+    use crate::model::norm::NormKind;
 
     fn tiny_model(seed: u64) -> RnaModel {
-        let architecture = Architecture::ResNet {
-            stage_widths: vec![4, 8],
-            blocks_per_stage: vec![1, 1],
-        };
-        RnaModel::new(
-            ModelConfig::cifar10(architecture),
-            seed,
-            &burn::tensor::Device::flex(),
-        )
-        .unwrap()
+        crate::model::tiny_for_tests(seed, NormKind::RELEASED.to_vec())
+    }
+
+    fn deterministic_model() -> RnaModel {
+        crate::model::tiny_for_tests(1, vec![NormKind::Bn])
     }
 
     fn images(n: usize) -> ImageSet {
@@ -894,16 +889,7 @@ mod tests {
 
     #[test]
     fn many_defender_paths_on_a_one_path_space_equal_one() {
-        let model = RnaModel::new(
-            ModelConfig::cifar10(Architecture::ResNet {
-                stage_widths: vec![4, 8],
-                blocks_per_stage: vec![1, 1],
-            })
-            .with_norms(vec![crate::model::norm::NormKind::Bn]),
-            1,
-            &burn::tensor::Device::flex(),
-        )
-        .unwrap();
+        let model = deterministic_model();
         let data = images(8);
         let one = evaluate(&model, &data, &pgd3(), 4, None, &mut |_, _| true).unwrap();
         let config = EvalConfig {
@@ -956,16 +942,7 @@ mod tests {
     fn the_self_check_flags_a_randomized_model_only() {
         let data = images(4);
         assert!(forward_passes_disagree(&tiny_model(1), &data));
-        let deterministic = RnaModel::new(
-            ModelConfig::cifar10(Architecture::ResNet {
-                stage_widths: vec![4, 8],
-                blocks_per_stage: vec![1, 1],
-            })
-            .with_norms(vec![crate::model::norm::NormKind::Bn]),
-            1,
-            &burn::tensor::Device::flex(),
-        )
-        .unwrap();
+        let deterministic = deterministic_model();
         assert!(!forward_passes_disagree(&deterministic, &data));
     }
 

@@ -559,3 +559,19 @@ pub fn count_correct(logits: Tensor<2>, labels: &[usize]) -> usize {
 
 #[cfg(test)]
 mod tests;
+
+/// A two-stage ResNet of widths 4 and 8 with `norms` as candidates: small enough for tests of
+/// everything that runs a model.
+#[cfg(test)]
+pub(crate) fn tiny_for_tests(seed: u64, norms: Vec<norm::NormKind>) -> RnaModel {
+    let architecture = Architecture::ResNet {
+        stage_widths: vec![4, 8],
+        blocks_per_stage: vec![1, 1],
+    };
+    RnaModel::new(
+        ModelConfig::cifar10(architecture).with_norms(norms),
+        seed,
+        &Device::flex(),
+    )
+    .expect("a valid tiny model")
+}
