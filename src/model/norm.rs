@@ -200,9 +200,16 @@ impl NormLayer {
     /// Eval mode: batch norms use their running statistics, so every sample is normalized
     /// independently of the others (the property that per-sample paths rely on).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let (scale, shift) = self.scale_shift(&x);
+        apply(x, scale, shift)
+    }
+
+    /// Eval mode as one scale and one shift per channel: `[1, C]` for norms with running
+    /// statistics, `[N, C]` for per-sample norms. Statistics and affine parameters fold into
+    /// them, and a layer whose samples take different candidates mixes them before applying.
+    fn scale_shift(&self, x: &Tensor<4>) -> (Tensor<2>, Tensor<2>) {
         match self.kind {
             NormKind::Bn => self.with_running_statistics(
-                x,
                 self.running_mean.clone().unwrap(),
                 self.running_var.clone().unwrap(),
             ),
@@ -214,24 +221,21 @@ impl NormLayer {
                         .reshape([self.channels])
                 };
                 self.with_running_statistics(
-                    x,
                     per_channel(self.running_mean.as_ref().unwrap()),
                     per_channel(self.running_var.as_ref().unwrap()),
                 )
             }
-            NormKind::In | NormKind::Gn(_) | NormKind::Gnr(_) => self.group_norm(x),
+            NormKind::In | NormKind::Gn(_) | NormKind::Gnr(_) => self.group_statistics(x),
         }
     }
 
-    /// Eval-mode batch norm with per-channel statistics, folded with the affine parameters
-    /// into one scale and one shift per channel.
-    fn with_running_statistics(&self, x: Tensor<4>, mean: Tensor<1>, var: Tensor<1>) -> Tensor<4> {
+    /// Per-channel running statistics folded with the affine parameters.
+    fn with_running_statistics(&self, mean: Tensor<1>, var: Tensor<1>) -> (Tensor<2>, Tensor<2>) {
         let c = self.channels;
         let inv_std = var.add_scalar(EPSILON).sqrt().recip();
         let scale = self.weight.clone().unwrap().mul(inv_std);
         let shift = self.bias.clone().unwrap().sub(mean.mul(scale.clone()));
-        x.mul(scale.reshape([1, c, 1, 1]))
-            .add(shift.reshape([1, c, 1, 1]))
+        (scale.reshape([1, c]), shift.reshape([1, c]))
     }
 
     /// Train mode: batch norms normalize with batch statistics and return their new running
@@ -304,22 +308,26 @@ impl NormLayer {
     /// parameters fold into one scale and one shift per sample and channel: two passes over
     /// the activations instead of four (normalizing is memory-bound on a CPU).
     fn group_norm(&self, x: Tensor<4>) -> Tensor<4> {
+        let (scale, shift) = self.group_statistics(&x);
+        apply(x, scale, shift)
+    }
+
+    /// Each sample's group statistics folded with the affine parameters, `[N, C]` each.
+    fn group_statistics(&self, x: &Tensor<4>) -> (Tensor<2>, Tensor<2>) {
         let [n, c, h, w] = x.dims();
         let g = self.groups;
         let (var, mean) = x.clone().reshape([n, g, (c / g) * h * w]).var_mean_bias(2);
         let per_channel = |t: Tensor<3>| t.repeat_dim(2, c / g).reshape([n, c]);
         let inv_std = per_channel(var.add_scalar(EPSILON).sqrt().recip());
         let mean = per_channel(mean);
-        let (scale, shift) = match (&self.weight, &self.bias) {
+        match (&self.weight, &self.bias) {
             (Some(weight), Some(bias)) => {
                 let scale = inv_std.mul(weight.clone().reshape([1, c]));
                 let shift = bias.clone().reshape([1, c]).sub(mean.mul(scale.clone()));
                 (scale, shift)
             }
             _ => (inv_std.clone(), mean.mul(inv_std).neg()),
-        };
-        x.mul(scale.reshape([n, c, 1, 1]))
-            .add(shift.reshape([n, c, 1, 1]))
+        }
     }
 
     fn affine(&self, x: Tensor<4>) -> Tensor<4> {
@@ -332,6 +340,13 @@ impl NormLayer {
             _ => x,
         }
     }
+}
+
+/// `x · scale + shift` per channel, with `[1, C]` or `[N, C]` scale and shift.
+fn apply(x: Tensor<4>, scale: Tensor<2>, shift: Tensor<2>) -> Tensor<4> {
+    let ([rows, c], shift_rows) = (scale.dims(), shift.dims()[0]);
+    x.mul(scale.reshape([rows, c, 1, 1]))
+        .add(shift.reshape([shift_rows, c, 1, 1]))
 }
 
 impl Parameters for NormLayer {
@@ -379,11 +394,20 @@ impl RandomNorm {
     pub fn forward(&self, x: Tensor<4>, route: &LayerRoute) -> Tensor<4> {
         match route {
             LayerRoute::All(c) => self.candidates[*c].forward(x),
-            LayerRoute::PerSample(masks) => masks
-                .iter()
-                .map(|(c, mask)| self.candidates[*c].forward(x.clone()).mul(mask.clone()))
-                .reduce(Tensor::add)
-                .expect("a per-sample route uses at least one candidate"),
+            LayerRoute::PerSample(masks) => {
+                // Each sample's scale and shift from its own candidate, then one pass over x.
+                let n = x.dims()[0];
+                let (scale, shift) = masks
+                    .iter()
+                    .map(|(c, mask)| {
+                        let (scale, shift) = self.candidates[*c].scale_shift(&x);
+                        let mask = mask.clone().reshape([n, 1]);
+                        (scale.mul(mask.clone()), shift.mul(mask))
+                    })
+                    .reduce(|(a, b), (c, d)| (a.add(c), b.add(d)))
+                    .expect("a per-sample route uses at least one candidate");
+                apply(x, scale, shift)
+            }
         }
     }
 }
