@@ -209,6 +209,9 @@ impl Objective for PathObjective<'_> {
     }
 }
 
+/// Most images one thread runs through autodiff in one EOT pass.
+const EOT_ROWS: usize = 1024;
+
 /// Mean over `copies` of the per-sample loss, and its gradient: the batch is replicated once per
 /// copy and image i of copy c runs `copies[c][i]`, in batched passes, one group of copies per
 /// thread (much of a pass is single-threaded work between convolutions). `sign` −1 descends the
@@ -228,7 +231,11 @@ pub fn eot_evaluate(
         "a path per image in every copy"
     );
     let classes = model.num_classes();
-    let group = k.div_ceil(rayon::current_num_threads().clamp(1, k.max(1)));
+    // One group of copies per thread, each at most EOT_ROWS images through autodiff at once
+    // (EOT-50 on a batch of 128 would otherwise hold 3,200 images' activations per thread).
+    let group = k
+        .div_ceil(rayon::current_num_threads().clamp(1, k.max(1)))
+        .min((EOT_ROWS / n.max(1)).max(1));
     // Per group of copies: per-copy losses [k_g, N], the group's share of the gradient, logits.
     let parts: Vec<(Tensor<2>, Tensor<4>, Tensor<2>)> = copies
         .par_chunks(group.max(1))
