@@ -79,6 +79,16 @@ fn info_reads_a_model_file() {
 }
 
 #[test]
+fn model_arguments_open_official_pytorch_checkpoints_as_the_app_does() {
+    let out = stdout(&rna_lens(&[
+        "info",
+        "--model",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rna_resnet18_w8.pth"),
+    ]));
+    assert!(out.contains("candidates"), "{out}");
+}
+
+#[test]
 fn predict_runs_many_paths_in_one_batch_and_verifies_them() {
     let args = [
         "predict", "--arch", "resnet20", "--image", SAMPLE, "--paths", "24", "--seed", "5",

@@ -12,8 +12,7 @@ use crate::attack::{AttackConfig, PathPolicy};
 use crate::data::batch_to_tensor;
 use crate::device::{self, DeviceChoice};
 use crate::ensemble::{self, PathPrediction};
-use crate::interop::pytorch::{ImportOptions, import};
-use crate::model::{Architecture, ModelConfig, Path, PathSpace, RnaModel, file};
+use crate::model::{Architecture, ModelConfig, Path, PathSpace, RnaModel};
 
 use super::session::AttackRun;
 
@@ -303,17 +302,7 @@ impl Engine {
         self.begin(format!("loading {}", source.describe()), 0);
         let device = device::select(self.device)?;
         let mut model = match &source {
-            ModelSource::File(path) => {
-                let is_torch = path
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "pth" | "pt"));
-                if is_torch {
-                    import(path, &ImportOptions::default(), &device.device)
-                } else {
-                    file::load(path, &device.device)
-                }
-            }
+            ModelSource::File(path) => crate::interop::open_model(path, &device.device),
             ModelSource::Untrained(arch) => Architecture::preset(arch)
                 .and_then(|a| RnaModel::new(ModelConfig::cifar10(a), 0, &device.device)),
         }

@@ -9,11 +9,12 @@ use rna_lens::attack::{AttackConfig, AttackKind, parse_budget};
 use rna_lens::data::{ImageSet, Split, load_dataset};
 use rna_lens::device::{self, ComputeDevice, DeviceChoice};
 use rna_lens::model::norm::parse_norm_list;
-use rna_lens::model::{Architecture, ModelConfig, RnaModel, file};
+use rna_lens::model::{Architecture, ModelConfig, RnaModel};
 
 #[derive(Args, Clone, Debug)]
 pub struct ModelArgs {
-    /// Model file (rna-lens `.safetensors`).
+    /// Model file: rna-lens `.safetensors`, or a PyTorch checkpoint of the official code
+    /// (`.pth`/`.pt`).
     #[arg(long, short = 'm', conflicts_with = "arch")]
     pub model: Option<PathBuf>,
     /// Instead of a file: a freshly initialised (untrained) model of this architecture
@@ -39,7 +40,7 @@ impl ModelArgs {
 
     pub fn load(&self, device: &ComputeDevice) -> anyhow::Result<RnaModel> {
         match (&self.model, &self.arch) {
-            (Some(path), _) => Ok(file::load(path, &device.device)?),
+            (Some(path), _) => Ok(rna_lens::interop::open_model(path, &device.device)?),
             (None, Some(arch)) => {
                 let config = ModelConfig::cifar10(Architecture::preset(arch)?)
                     .with_norms(parse_norm_list(&self.norms)?);

@@ -81,7 +81,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         Some(path) => {
             let bytes = std::fs::read(path)
                 .map_err(|e| anyhow::anyhow!("--surrogate {}: {e}", path.display()))?;
-            let surrogate = file::from_bytes(&bytes, &device.device)
+            let surrogate = rna_lens::interop::open_model(path, &device.device)
                 .map_err(|e| anyhow::anyhow!("--surrogate {}: {e}", path.display()))?;
             anyhow::ensure!(
                 surrogate.config().class_names == model.config().class_names,
