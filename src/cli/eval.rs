@@ -229,14 +229,14 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
 fn sanity_table(sanity: &presets::SanityReport) -> String {
     let mut s = String::from("\nrobust accuracy (AutoAttack convention) against ε\n");
     s += &format!("{:>8}", "ε/255");
-    for (policy, _) in &sanity.curves {
-        s += &format!("{policy:>10}");
+    for curve in &sanity.curves {
+        s += &format!("{:>10}", curve.policy);
     }
     s += "\n";
     for (row, eps) in presets::SANITY_EPS.iter().enumerate() {
         s += &format!("{eps:>8}");
-        for (_, curve) in &sanity.curves {
-            s += &format!("{:>9.1}%", 100.0 * curve[row][1]);
+        for curve in &sanity.curves {
+            s += &format!("{:>9.1}%", 100.0 * curve.points[row][1]);
         }
         s += "\n";
     }

@@ -114,10 +114,17 @@ fn curve_name(policy: &str, eps: f64) -> String {
 /// What the sanity preset found.
 #[derive(Clone, Debug, Serialize)]
 pub struct SanityReport {
-    /// Per policy, `[ε in /255, robust accuracy]` pairs.
-    pub curves: Vec<(String, Vec<[f64; 2]>)>,
+    /// Per policy, robust accuracy against ε.
+    pub curves: Vec<SanityCurve>,
     /// One line per check, with its verdict.
     pub checks: Vec<SanityCheck>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SanityCurve {
+    pub policy: String,
+    /// `[ε in /255, robust accuracy]` pairs, ε rising.
+    pub points: Vec<[f64; 2]>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -162,7 +169,10 @@ pub fn sanity(results: &[(String, EvalReport)]) -> Result<SanityReport, String> 
                 .collect::<Vec<_>>()
                 .join(", "),
         });
-        curves.push((policy.to_string(), curve));
+        curves.push(SanityCurve {
+            policy: policy.to_string(),
+            points: curve,
+        });
     }
     let not_weaker = |strong: &str, weak: &str, what: &str| -> Result<SanityCheck, String> {
         let (s, w) = (robust(get(strong)?), robust(get(weak)?));
@@ -225,8 +235,8 @@ impl SanityReport {
     /// `policy,eps_255,robust_accuracy` lines.
     pub fn csv(&self) -> String {
         let mut s = String::from("policy,eps_255,robust_accuracy\n");
-        for (policy, curve) in &self.curves {
-            for [eps, acc] in curve {
+        for SanityCurve { policy, points } in &self.curves {
+            for [eps, acc] in points {
                 s += &format!("{policy},{eps},{acc:.4}\n");
             }
         }
@@ -318,7 +328,7 @@ mod tests {
             "{:?}",
             report.checks
         );
-        assert_eq!(report.curves[0].1[4], [8.0, 0.5 / 9.0]);
+        assert_eq!(report.curves[0].points[4], [8.0, 0.5 / 9.0]);
         assert!(
             report
                 .csv()
