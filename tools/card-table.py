@@ -10,7 +10,8 @@ import json
 import os
 import sys
 
-ORDER = ["natural", "natural-subset", "fgsm", "pgd20", "mifgsm", "pgd20-fixed", "eot-pgd20", "autoattack-rand"]
+ORDER = ["natural", "natural-subset", "fgsm", "pgd20", "pgd20-32-defenders", "mifgsm", "pgd20-fixed", "eot-pgd20",
+         "autoattack-rand", "autoattack-standard", "arc", "square"]
 
 
 def pct(p):
@@ -45,6 +46,9 @@ def main():
         robust = pct(r["robust"]) if r["robust"] else "—"
         adversarial = pct(r["adversarial"]) if r["adversarial"] else "—"
         print(f"| {name} | {robust} | {adversarial} | {pct(r['natural'])} | {r['images']} | {r['pairing']} | {r['protocol']} |")
+        d = r.get("defender")
+        if d:
+            print(f"| {name}, over {d['paths']} defender paths | mean {pct(d['mean'])}; majority vote {pct(d['vote'])}; right on all {pct(d['all_paths'])} | | natural mean {pct(d['natural_mean'])} | {r['images']} | {r['pairing']} | |")
     print(f"\nseed {merged['seed']}; data {merged['data']} ({merged['split']} split); 95% intervals as `eval` states them; written to {card}")
 
 

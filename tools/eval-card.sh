@@ -3,12 +3,15 @@
 # (the app shows it) and prints the table as Markdown.
 #
 # Usage: tools/eval-card.sh MODEL.safetensors DATA_DIR [LIMIT] [AA_LIMIT] [SEED]
-#   natural accuracy on the whole test split; on LIMIT images (default: all; a fixed random
+#   Every row with a path pair per image, both conventions (robust and adversarial accuracy).
+#   Natural accuracy on the whole test split; on LIMIT images (default: all; a fixed random
 #   subset covering every class, `eval --limit`, the same images for every row): natural, FGSM,
-#   PGD-20 and MI-FGSM under the official policy, and for a random model PGD-20 under `fixed`
-#   and EOT-PGD-20 (K = 10); on AA_LIMIT images (default 1000; 0 skips it) autoattack-rand
-#   (EOT-20). For a model without random layers every path policy is the same attack, so those
-#   rows are not repeated and AutoAttack runs without EOT (policy `fixed`).
+#   PGD-20 and MI-FGSM under the official policy, PGD-20 again scored on 32 defender paths, and
+#   for a random model PGD-20 under `fixed` and EOT-PGD-20 (K = 10); on AA_LIMIT images
+#   (default 1000; 0 skips them) autoattack-rand (EOT-20), ARC (K = 10) and Square (5,000
+#   queries) for a random model, AutoAttack's standard version for a deterministic one. For a
+#   model without random layers every path policy is the same attack, so those rows are not
+#   repeated.
 #   The stages run side by side, one process each. Each records its finished batches in
 #   $CHECKPOINTS (default ~/.cache/rna-lens/eval-card/MODEL-SEED-LIMIT-AA_LIMIT), so after an
 #   interruption the same command goes on where it stopped.
@@ -30,11 +33,15 @@ eval_json natural --preset natural > "$out/natural.json" &
 if [ "$random" = 1 ]; then
   eval_json attacks "${subset[@]}" --preset natural,fgsm,pgd20,mifgsm,pgd20-fixed > "$out/attacks.json" &
   eval_json eot "${subset[@]}" --preset eot-pgd20 > "$out/eot.json" &
-  [ "$aa_limit" != 0 ] && eval_json aa --limit "$aa_limit" --preset autoattack-rand > "$out/aa.json" &
+  [ "$aa_limit" != 0 ] && eval_json aa --limit "$aa_limit" --preset autoattack-rand,arc,square > "$out/aa.json" &
 else
   eval_json attacks "${subset[@]}" --preset natural,fgsm,pgd20,mifgsm > "$out/attacks.json" &
-  [ "$aa_limit" != 0 ] && eval_json aa --limit "$aa_limit" --attack autoattack-rand --policy fixed > "$out/aa.json" &
+  [ "$aa_limit" != 0 ] && eval_json aa --limit "$aa_limit" --preset autoattack-standard > "$out/aa.json" &
 fi
 for job in $(jobs -p); do wait "$job"; done
+# The same PGD-20 scored on 32 defender paths per image (mean, vote, worst case), after the rest.
+eval_json paths "${subset[@]}" --preset pgd20 --defender-paths 32 \
+  | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["protocols"]; p["pgd20-32-defenders"]=p.pop("pgd20"); d["accuracy"]={"pgd20-32-defenders": d["accuracy"]["pgd20"]}; json.dump(d,sys.stdout)' \
+  > "$out/paths.json"
 
-python3 tools/card-table.py "$model" "$out/natural.json" "$out"/attacks.json "$out"/eot.json "$out"/aa.json
+python3 tools/card-table.py "$model" "$out/natural.json" "$out"/attacks.json "$out"/eot.json "$out"/aa.json "$out"/paths.json
