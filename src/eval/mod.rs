@@ -110,7 +110,12 @@ impl EvalConfig {
                 .is_some_and(|a| !a.policy.defender_independent());
         let mut s = what;
         if !fixed {
-            s += &format!("; {}", self.pairing.describe());
+            let pairing = match (&self.attack, self.pairing) {
+                (None, Pairing::Image) => "a random path per image",
+                (None, Pairing::Batch) => "one random path per batch (the official code's)",
+                (Some(_), pairing) => pairing.describe(),
+            };
+            s += &format!("; {pairing}");
         }
         if self.defender_paths > 1 {
             s += &format!(
