@@ -83,7 +83,10 @@ fn model_arguments_open_official_pytorch_checkpoints_as_the_app_does() {
     let out = stdout(&rna_lens(&[
         "info",
         "--model",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/rna_resnet18_w8.pth"),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/rna_resnet18_w8.pth"
+        ),
     ]));
     assert!(out.contains("candidates"), "{out}");
 }
