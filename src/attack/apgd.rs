@@ -4,8 +4,8 @@
 
 use burn::tensor::{Tensor, TensorData};
 
-use super::Norm;
 use super::pgd::{Objective, StepEval, StepHook, project, uniform_noise};
+use super::{Norm, host};
 use crate::rng::SeededRng;
 
 const MOMENTUM: f64 = 0.75;
@@ -35,10 +35,6 @@ pub struct ApgdResult {
     pub step_sizes: Vec<Vec<f32>>,
 }
 
-fn host(t: Tensor<1>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec().expect("f32")
-}
-
 fn per_sample(values: &[f32], device: &burn::tensor::Device) -> Tensor<4> {
     Tensor::from_data(
         TensorData::new(values.to_vec(), [values.len(), 1, 1, 1]),
@@ -47,7 +43,7 @@ fn per_sample(values: &[f32], device: &burn::tensor::Device) -> Tensor<4> {
 }
 
 /// Blends `a` where `mask` is 1 and `b` where it is 0, per sample.
-fn choose(mask: &[f32], a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
+pub(crate) fn choose(mask: &[f32], a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
     let m = per_sample(mask, &a.device());
     a.mul(m.clone()).add(b.mul(m.neg().add_scalar(1.0)))
 }

@@ -95,12 +95,7 @@ pub(crate) fn tensor(
 /// Per image, `a` where `take` holds, else `b`.
 fn select(take: &[bool], a: Tensor<4>, b: Tensor<4>) -> Tensor<4> {
     let mask: Vec<f32> = take.iter().map(|&t| if t { 1.0 } else { 0.0 }).collect();
-    let m = Tensor::<1>::from_data(
-        burn::tensor::TensorData::new(mask, [take.len()]),
-        &a.device(),
-    )
-    .reshape([take.len(), 1, 1, 1]);
-    a.mul(m.clone()).add(b.mul(m.neg().add_scalar(1.0)))
+    apgd::choose(&mask, a, b)
 }
 
 /// AutoAttack's accounting (Croce & Hein 2020, `run_standard_evaluation`): a point is robust
