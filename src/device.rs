@@ -59,7 +59,8 @@ pub fn adapters() -> &'static [AdapterSummary] {
     ADAPTERS.get_or_init(|| {
         let instance =
             wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+        let started = std::time::Instant::now();
+        let found: Vec<AdapterSummary> = block_on(instance.enumerate_adapters(wgpu::Backends::all()))
             .into_iter()
             .map(|a| {
                 let info = a.get_info();
@@ -69,7 +70,13 @@ pub fn adapters() -> &'static [AdapterSummary] {
                     device_type: info.device_type,
                 }
             })
-            .collect()
+            .collect();
+        tracing::debug!(
+            seconds = started.elapsed().as_secs_f64(),
+            adapters = ?found.iter().map(|a| format!("{} ({}, {:?})", a.name, a.backend, a.device_type)).collect::<Vec<_>>(),
+            "wgpu adapters"
+        );
+        found
     })
 }
 
@@ -115,12 +122,21 @@ impl ComputeDevice {
 /// Resolves a choice to a device. `Auto` never fails: without a hardware adapter it falls back
 /// to the CPU and says so in the description.
 pub fn select(choice: DeviceChoice) -> Result<ComputeDevice, String> {
+    let chosen = choose(choice);
+    match &chosen {
+        Ok(d) => tracing::info!(asked = ?choice, device = %d.description, "device chosen"),
+        Err(e) => tracing::info!(asked = ?choice, error = %e, "no device"),
+    }
+    chosen
+}
+
+fn choose(choice: DeviceChoice) -> Result<ComputeDevice, String> {
     match choice {
         DeviceChoice::Cpu => Ok(ComputeDevice::cpu()),
         DeviceChoice::Auto => {
             let hardware = adapters().iter().position(AdapterSummary::is_hardware);
             match hardware {
-                Some(i) => select(DeviceChoice::Wgpu(Some(i))).or_else(|e| {
+                Some(i) => choose(DeviceChoice::Wgpu(Some(i))).or_else(|e| {
                     let mut cpu = ComputeDevice::cpu();
                     cpu.description = format!("{} — GPU unavailable: {e}", cpu.description);
                     Ok(cpu)

@@ -2,9 +2,10 @@
 //!
 //! Models and paths ([`model`]), attacks and path policies ([`attack`]), the path ensemble
 //! ([`ensemble`]), evaluation ([`eval`]), adversarial training ([`train`]), PyTorch interchange ([`interop`]), timings ([`bench`]),
-//! data ([`data`]) and device choice ([`device`]). Nothing here knows about the GUI.
+//! data ([`data`]), device choice ([`device`]) and what ships inside the binary ([`assets`]). Nothing here knows about the GUI.
 
 pub mod app;
+pub mod assets;
 pub mod attack;
 pub mod bench;
 pub mod colormap;

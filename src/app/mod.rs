@@ -182,11 +182,12 @@ impl RnaLensApp {
         let mut worker = Worker::spawn(options.device, move || ctx.request_repaint());
         let source = match (&options.model, &settings.model) {
             (Some(path), _) => ModelSource::File(path.clone()),
-            (None, Some(path)) if path.is_file() => ModelSource::File(path.clone()),
-            _ => sidebar::default_model(),
+            (None, Some(remembered)) => ModelSource::recall(remembered)
+                .unwrap_or(ModelSource::Shipped(crate::assets::default_model())),
+            (None, None) => ModelSource::Shipped(crate::assets::default_model()),
         };
         worker.submit(0, Job::LoadModel(source));
-        let gallery = Gallery::load(&sidebar::assets_dir().join("samples"));
+        let gallery = Gallery::load();
         let mut app = Self {
             settings,
             session: Session::default(),
@@ -330,12 +331,7 @@ impl RnaLensApp {
             }
             Action::SelectSample(i) => {
                 if let Some(s) = self.gallery.samples.get(i) {
-                    let image = CurrentImage::new(
-                        s.name.clone(),
-                        Some(s.path.clone()),
-                        s.image.clone(),
-                        s.label,
-                    );
+                    let image = CurrentImage::new(s.name.clone(), None, s.image.clone(), s.label);
                     self.set_image(image);
                 }
             }
@@ -451,8 +447,8 @@ impl RnaLensApp {
                 {
                     self.settings.attack.path = None;
                 }
-                if let ModelSource::File(path) = &info.source {
-                    self.settings.model = Some(path.clone());
+                if let Some(remembered) = info.source.remembered() {
+                    self.settings.model = Some(remembered);
                 }
                 if self
                     .settings
@@ -507,7 +503,9 @@ impl RnaLensApp {
     /// one; a model named on the command line is an error for scripted runs.
     fn recover_without_model(&mut self, error: String) {
         if self.options.model.is_none() && self.settings.model.take().is_some() {
-            self.submit(Job::LoadModel(sidebar::default_model()));
+            self.submit(Job::LoadModel(ModelSource::Shipped(
+                crate::assets::default_model(),
+            )));
         } else if self.scripted() {
             *self
                 .options

@@ -62,7 +62,8 @@ pub struct Settings {
     /// K of the EOT side of compare mode.
     pub compare_eot: usize,
     pub view: View,
-    /// The model file last opened; the shipped RNA model when absent.
+    /// The model last opened: a file's path, or a shipped model's file name (see
+    /// [`crate::assets::ModelSource::remembered`]); the default shipped model when absent.
     pub model: Option<PathBuf>,
 }
 

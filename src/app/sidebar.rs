@@ -1,85 +1,12 @@
 //! The left side: which model, and which image.
 
-use std::path::{Path as FsPath, PathBuf};
-
 use egui::{RichText, Ui, Vec2};
 
-use crate::data::preprocess::{UserImage, load_image};
+use crate::data::preprocess::{UserImage, decode_image};
 
 use super::session::{Action, Session};
 use super::widgets::Textures;
 use super::worker::ModelSource;
-
-/// Where shipped files live: beside the sources when run with cargo, else beside the binary,
-/// else the working directory.
-pub fn assets_dir() -> PathBuf {
-    let candidates = [
-        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets")),
-        std::env::current_exe()
-            .ok()
-            .and_then(|e| e.parent().map(|p| p.join("assets"))),
-        Some(PathBuf::from("assets")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| PathBuf::from("assets"))
-}
-
-/// The models that ship with the app: (menu name, file).
-pub fn shipped_models() -> Vec<(&'static str, PathBuf)> {
-    let dir = assets_dir().join("models");
-    vec![
-        (
-            "RNA ResNet-20 [bn, gnr_1]",
-            dir.join("rna-resnet20.safetensors"),
-        ),
-        (
-            "BN ResNet-20 (plain twin)",
-            dir.join("bn-resnet20.safetensors"),
-        ),
-    ]
-}
-
-/// The model to open when nothing else is asked for: the shipped RNA model, or an untrained
-/// network (clearly labelled) if the assets are missing.
-pub fn default_model() -> ModelSource {
-    let (_, rna) = &shipped_models()[0];
-    if rna.is_file() {
-        ModelSource::File(rna.clone())
-    } else {
-        ModelSource::Untrained("resnet20".into())
-    }
-}
-
-/// Measured accuracies published beside a model (`<name>.eval.json`, the output of
-/// `rna-lens eval --json`): (protocol, accuracy, images).
-pub fn card_accuracies(model: &FsPath) -> Vec<(String, f64, usize)> {
-    let card = model.with_extension("eval.json");
-    let Ok(text) = std::fs::read_to_string(card) else {
-        return Vec::new();
-    };
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return Vec::new();
-    };
-    let Some(protocols) = json["protocols"].as_object() else {
-        return Vec::new();
-    };
-    protocols
-        .iter()
-        .filter_map(|(name, r)| {
-            // Robust accuracy in the AutoAttack convention, or natural without an attack (cards
-            // measured before both conventions were counted hold one figure per protocol).
-            let acc = r["robust"]["value"]
-                .as_f64()
-                .or_else(|| r["natural"]["value"].as_f64())
-                .or_else(|| r["robust_accuracy"].as_f64())
-                .or_else(|| r["natural_accuracy"].as_f64())?;
-            Some((name.clone(), acc, r["images"].as_u64()? as usize))
-        })
-        .collect()
-}
 
 pub struct ModelPanel;
 
@@ -88,13 +15,12 @@ impl ModelPanel {
         ui.heading("Model");
         let current = session.model.as_ref().map(|m| &m.source);
         ui.add_enabled_ui(!busy, |ui| {
-            for (name, path) in shipped_models() {
-                let source = ModelSource::File(path.clone());
+            for shipped in &crate::assets::MODELS {
+                let source = ModelSource::Shipped(shipped);
                 let selected = current == Some(&source);
-                let available = path.is_file();
                 let response = ui
-                    .add_enabled(available, egui::Button::selectable(selected, name))
-                    .on_disabled_hover_text(format!("{} is missing", path.display()));
+                    .add(egui::Button::selectable(selected, shipped.label))
+                    .on_hover_text(shipped.origin());
                 if response.clicked() && !selected {
                     actions.push(Action::LoadModel(source));
                 }
@@ -156,6 +82,7 @@ impl ModelPanel {
 
 fn short_name(source: &ModelSource) -> String {
     match source {
+        ModelSource::Shipped(m) => m.file.into(),
         ModelSource::File(p) => p
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -167,54 +94,39 @@ fn short_name(source: &ModelSource) -> String {
 /// One gallery image: a real CIFAR-10 test image with its label.
 pub struct Sample {
     pub name: String,
-    pub path: PathBuf,
     pub label: Option<usize>,
     pub image: UserImage,
 }
 
-/// The bundled samples, loaded once at start.
+/// The shipped samples, decoded once at start.
 pub struct Gallery {
     pub samples: Vec<Sample>,
     pub error: Option<String>,
 }
 
-/// The label in a Foolbox sample name `cifar10_NN_L.png`.
-fn label_from_name(name: &str) -> Option<usize> {
-    let stem = name.strip_suffix(".png")?;
-    stem.rsplit('_').next()?.parse().ok()
-}
-
 impl Gallery {
-    pub fn load(dir: &FsPath) -> Self {
-        let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
-            Ok(entries) => entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "png"))
-                .collect(),
+    pub fn load() -> Self {
+        let files = match crate::assets::gallery_files() {
+            Ok(files) => files,
             Err(e) => {
                 return Self {
                     samples: Vec::new(),
-                    error: Some(format!("no sample gallery at {}: {e}", dir.display())),
+                    error: Some(format!("cannot read the sample gallery: {e}")),
                 };
             }
         };
-        files.sort();
         let mut error = None;
         let samples = files
             .into_iter()
-            .filter_map(|path| {
-                let name = path.file_name()?.to_string_lossy().into_owned();
-                match load_image(&path) {
-                    Ok(image) => Some(Sample {
-                        label: label_from_name(&name),
-                        name,
-                        path,
-                        image,
-                    }),
-                    Err(e) => {
-                        error = Some(format!("{name}: {e}"));
-                        None
-                    }
+            .filter_map(|file| match decode_image(&file.bytes) {
+                Ok(image) => Some(Sample {
+                    label: crate::assets::label_from_name(&file.name),
+                    name: file.name,
+                    image,
+                }),
+                Err(e) => {
+                    error = Some(format!("{}: {e}", file.name));
+                    None
                 }
             })
             .collect();
@@ -274,7 +186,7 @@ impl ImagePanel {
                     let selected = session
                         .image
                         .as_ref()
-                        .is_some_and(|im| im.path.as_ref() == Some(&sample.path));
+                        .is_some_and(|im| im.path.is_none() && im.name == sample.name);
                     let class = sample
                         .label
                         .and_then(|l| names.get(l).cloned())
@@ -307,16 +219,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn gallery_names_carry_their_label() {
-        assert_eq!(label_from_name("cifar10_07_9.png"), Some(9));
-        assert_eq!(label_from_name("cifar10_00_3.png"), Some(3));
-        assert_eq!(label_from_name("photo.png"), None);
-        assert_eq!(label_from_name("cifar10_00_3.jpg"), None);
-    }
-
-    #[test]
-    fn the_bundled_gallery_loads_all_twenty_samples_with_labels() {
-        let gallery = Gallery::load(&assets_dir().join("samples"));
+    fn the_shipped_gallery_loads_all_twenty_samples_with_labels() {
+        let gallery = Gallery::load();
         assert_eq!(gallery.error, None);
         assert_eq!(gallery.samples.len(), 20);
         assert!(

@@ -1,7 +1,6 @@
 //! The compute thread: it owns the model and runs one job at a time, so the UI thread only
 //! ever draws. Jobs report progress through [`Live`] and finish with a [`Reply`].
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -12,26 +11,11 @@ use crate::attack::{AttackConfig, PathPolicy};
 use crate::data::batch_to_tensor;
 use crate::device::{self, DeviceChoice};
 use crate::ensemble::{self, PathPrediction};
-use crate::model::{Architecture, ModelConfig, Path, PathSpace, RnaModel};
+use crate::model::{ModelConfig, Path, PathSpace, RnaModel};
 
 use super::session::AttackRun;
 
-/// Where a model comes from.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ModelSource {
-    File(PathBuf),
-    /// A freshly initialised network: for trying the app before any model exists.
-    Untrained(String),
-}
-
-impl ModelSource {
-    pub fn describe(&self) -> String {
-        match self {
-            ModelSource::File(p) => p.display().to_string(),
-            ModelSource::Untrained(arch) => format!("untrained {arch}"),
-        }
-    }
-}
+pub use crate::assets::ModelSource;
 
 /// What the UI needs to know about the loaded model.
 #[derive(Clone, Debug)]
@@ -114,6 +98,19 @@ pub enum Reply {
     Failed(String),
 }
 
+impl Reply {
+    fn is_failure(&self) -> bool {
+        match self {
+            Reply::ModelLoaded(r) => r.is_err(),
+            Reply::Attack(r) => r.is_err(),
+            Reply::Ensemble(r) => r.is_err(),
+            Reply::Transfer(r) => r.is_err(),
+            Reply::Compare(r) => r.is_err(),
+            Reply::Failed(_) => true,
+        }
+    }
+}
+
 /// Progress of the running job, written by the worker and read by the UI every frame.
 #[derive(Clone, Debug, Default)]
 pub struct Live {
@@ -174,6 +171,8 @@ impl Worker {
                 while let Ok((stamp, job)) = job_rx.recv() {
                     engine.cancel.store(false, Ordering::SeqCst);
                     let name = job.name();
+                    let started = std::time::Instant::now();
+                    tracing::debug!(job = name, "job started");
                     // A panic inside the engine must not take the app down: report it instead.
                     let reply =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.run(job)))
@@ -185,6 +184,12 @@ impl Worker {
                                     .unwrap_or_else(|| "unknown error".into());
                                 Reply::Failed(format!("internal error in {name}: {msg}"))
                             });
+                    tracing::info!(
+                        job = name,
+                        seconds = started.elapsed().as_secs_f64(),
+                        failed = reply.is_failure(),
+                        "job finished"
+                    );
                     *lock(&engine.live) = Live::default();
                     if reply_tx.send((stamp, reply)).is_err() {
                         break;
@@ -301,16 +306,11 @@ impl Engine {
     fn load(&mut self, source: ModelSource) -> Result<ModelInfo, String> {
         self.begin(format!("loading {}", source.describe()), 0);
         let device = device::select(self.device)?;
-        let mut model = match &source {
-            ModelSource::File(path) => crate::interop::open_model(path, &device.device),
-            ModelSource::Untrained(arch) => Architecture::preset(arch)
-                .and_then(|a| RnaModel::new(ModelConfig::cifar10(a), 0, &device.device)),
-        }
-        .map_err(|e| e.to_string())?;
-        let card = match &source {
-            ModelSource::File(path) => super::sidebar::card_accuracies(path),
-            ModelSource::Untrained(_) => Vec::new(),
-        };
+        let mut model = source.open(&device.device).map_err(|e| e.to_string())?;
+        let card = source
+            .card()
+            .map(|text| crate::assets::card_accuracies(&text))
+            .unwrap_or_default();
         let info = ModelInfo {
             card,
             source,

@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
 
+use rna_lens::assets::ModelSource;
 use rna_lens::attack::{AttackConfig, AttackKind, parse_budget};
 use rna_lens::data::{ImageSet, Split, load_dataset};
 use rna_lens::device::{self, ComputeDevice, DeviceChoice};
@@ -14,7 +15,7 @@ use rna_lens::model::{Architecture, ModelConfig, RnaModel};
 #[derive(Args, Clone, Debug)]
 pub struct ModelArgs {
     /// Model file: rna-lens `.safetensors`, or a PyTorch checkpoint of the official code
-    /// (`.pth`/`.pt`).
+    /// (`.pth`/`.pt`). Default: the shipped RNA model, built into the binary.
     #[arg(long, short = 'm', conflicts_with = "arch")]
     pub model: Option<PathBuf>,
     /// Instead of a file: a freshly initialised (untrained) model of this architecture
@@ -40,13 +41,21 @@ impl ModelArgs {
 
     pub fn load(&self, device: &ComputeDevice) -> anyhow::Result<RnaModel> {
         match (&self.model, &self.arch) {
-            (Some(path), _) => Ok(rna_lens::interop::open_model(path, &device.device)?),
+            (Some(path), _) => Ok(ModelSource::File(path.clone()).open(&device.device)?),
             (None, Some(arch)) => {
                 let config = ModelConfig::cifar10(Architecture::preset(arch)?)
                     .with_norms(parse_norm_list(&self.norms)?);
                 RnaModel::new(config, self.init_seed, &device.device).context("building the model")
             }
-            (None, None) => bail!("name a model file with --model, or an architecture with --arch"),
+            (None, None) => {
+                let source = ModelSource::Shipped(rna_lens::assets::default_model());
+                // On stderr, so that `--json` output stays one document.
+                eprintln!(
+                    "model: {} (the default; name another with --model)",
+                    source.describe()
+                );
+                Ok(source.open(&device.device)?)
+            }
         }
     }
 }

@@ -23,6 +23,27 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Log what happens on stderr: -v device choice, model loading, jobs and their timings;
+    /// -vv also details and the libraries' own logs. `RUST_LOG` overrides (e.g.
+    /// `RUST_LOG=rna_lens=debug,wgpu_core=warn`).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+}
+
+/// Logging is off unless asked for, so output stays exactly what each command prints.
+fn start_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match (std::env::var("RUST_LOG"), verbose) {
+        (Ok(spec), _) if !spec.is_empty() => EnvFilter::new(spec),
+        (_, 0) => return,
+        (_, 1) => EnvFilter::new("rna_lens=info"),
+        _ => EnvFilter::new("info,rna_lens=debug"),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .try_init();
 }
 
 #[derive(Subcommand)]
@@ -50,6 +71,7 @@ enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    start_logging(cli.verbose);
     match cli.command {
         Some(Command::Gui(args)) => gui::run_gui(args),
         Some(Command::Info(args)) => info::run(args),

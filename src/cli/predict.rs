@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Args;
 
 use rna_lens::data::batch_to_tensor;
-use rna_lens::data::preprocess::load_image;
+use rna_lens::data::preprocess::{decode_image, load_image};
 use rna_lens::ensemble::{self, path_logits};
 
 use super::common::{ModelArgs, resolve_class, untrained_warning};
@@ -14,8 +14,12 @@ pub struct PredictArgs {
     #[command(flatten)]
     model: ModelArgs,
     /// Image file (PNG, JPEG, WebP, BMP, ...); centre-cropped and resized to 32×32.
-    #[arg(long, short = 'i')]
-    image: PathBuf,
+    #[arg(long, short = 'i', required_unless_present = "sample")]
+    image: Option<PathBuf>,
+    /// Instead of a file: a shipped gallery image, by index (0–19) or file name; its true class
+    /// comes with it.
+    #[arg(long, conflicts_with = "image")]
+    sample: Option<String>,
     /// Number of sampled paths, evaluated in batched passes.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65536))]
     paths: u32,
@@ -36,14 +40,25 @@ pub struct PredictArgs {
 }
 
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
+    let (name, image, sample_label) = match (&args.image, &args.sample) {
+        (Some(path), _) => {
+            let image = load_image(path).with_context(|| path.display().to_string())?;
+            (path.display().to_string(), image, None)
+        }
+        (None, key) => {
+            let file = rna_lens::assets::gallery_file(key.as_deref().unwrap_or("0"))
+                .map_err(anyhow::Error::msg)?;
+            let image = decode_image(&file.bytes).with_context(|| file.name.clone())?;
+            let label = rna_lens::assets::label_from_name(&file.name);
+            (file.name, image, label)
+        }
+    };
     let device = args.model.device()?;
     let model = args.model.load(&device)?;
-    let truth = args
-        .label
-        .as_deref()
-        .map(|l| resolve_class(&model, l))
-        .transpose()?;
-    let image = load_image(&args.image).with_context(|| args.image.display().to_string())?;
+    let truth = match args.label.as_deref() {
+        Some(l) => Some(resolve_class(&model, l)?),
+        None => sample_label.filter(|&l| l < model.num_classes()),
+    };
     let input = batch_to_tensor(&image.input, &device.device).squeeze_dim::<3>(0);
     let paths = model
         .path_space()
@@ -67,7 +82,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let names = &model.config().class_names;
     if args.json {
         let out = serde_json::json!({
-            "image": args.image,
+            "image": name,
             "device": device.description,
             "trained": model.config().provenance.trained,
             "seed": args.seed,
@@ -83,6 +98,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     if let Some(w) = untrained_warning(&model) {
         println!("{w}");
     }
+    println!("image     {name}");
     println!("device    {}", device.description);
     println!(
         "paths     {} sampled with seed {}",
