@@ -2,8 +2,10 @@
 //!
 //! Models and paths ([`model`]), attacks and path policies ([`attack`]), the path ensemble
 //! ([`ensemble`]), evaluation ([`eval`]), adversarial training ([`train`]), PyTorch interchange ([`interop`]), timings ([`bench`]),
-//! data ([`data`]), device choice ([`device`]) and what ships inside the binary ([`assets`]). Nothing here knows about the GUI.
+//! data ([`data`]), device choice ([`device`]) and what ships inside the binary ([`assets`]). Nothing here knows about the GUI: [`app`],
+//! behind the default `gui` feature, is a layer on top, like the command line.
 
+#[cfg(feature = "gui")]
 pub mod app;
 pub mod assets;
 pub mod attack;

@@ -1,5 +1,6 @@
 //! The desktop app driven like a user, through egui_kittest: pick a sample, press Run, read the
 //! result, click a path cell, cancel a long attack, and feed it bad files.
+#![cfg(feature = "gui")]
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -545,6 +545,90 @@ fn eval_goes_on_from_its_checkpoint_and_prints_progress_without_a_terminal() {
     std::fs::remove_dir_all(checkpoint.parent().unwrap()).unwrap();
 }
 
+/// The shipped gallery (real CIFAR-10 test images) as a CIFAR binary test split.
+fn gallery_as_cifar(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    for file in rna_lens::assets::gallery_files().unwrap() {
+        let image = rna_lens::data::preprocess::decode_image(&file.bytes).unwrap();
+        pixels.extend_from_slice(&image.input);
+        labels.push(rna_lens::assets::label_from_name(&file.name).unwrap() as u16);
+    }
+    let set = rna_lens::data::ImageSet {
+        pixels,
+        labels,
+        class_names: Vec::new(),
+    };
+    rna_lens::data::cifar::write_cifar_binary(&dir.join("test_batch.bin"), &set).unwrap();
+    dir
+}
+
+#[test]
+fn transfer_by_composition_draws_paths_at_each_share_on_images_all_paths_get_right() {
+    let data = gallery_as_cifar("transfer-composition");
+    let out = stdout(&rna_lens(&[
+        "transfer",
+        "--device",
+        "cpu",
+        "--data",
+        data.to_str().unwrap(),
+        "--bn-shares",
+        "0.1,0.9",
+        "--paths",
+        "2",
+        "--clean-right-on-all",
+        "--limit",
+        "4",
+        "--steps",
+        "2",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // The shipped ResNet-20 has 21 random layers: 10% rounds to 2 BN layers, 90% to 19.
+    let shares: Vec<f64> = v["batch_stat_share"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_f64().unwrap())
+        .collect();
+    let (low, high) = (2.0 / 21.0, 19.0 / 21.0);
+    let expected = [low, low, high, high];
+    assert!(
+        shares
+            .iter()
+            .zip(expected)
+            .all(|(s, e)| (s - e).abs() < 1e-9),
+        "{shares:?}"
+    );
+    let images = v["images"].as_u64().unwrap();
+    assert!((1..=4).contains(&images), "{images}");
+    assert!(
+        v["clean_right"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.as_u64() == Some(images)),
+        "every path has every image right: {}",
+        v["clean_right"]
+    );
+    for row in v["success"].as_array().unwrap() {
+        assert!(
+            row.as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["value"].is_number())
+        );
+    }
+    let groups = v["groups"].as_array().unwrap();
+    assert!(
+        groups
+            .iter()
+            .any(|g| g["source_bin"] == "0–25% BN" && g["target_bin"] == "75–100% BN"),
+        "{groups:?}"
+    );
+    std::fs::remove_dir_all(data).unwrap();
+}
+
 #[test]
 fn transfer_prints_a_k_by_k_matrix() {
     let data = tiny_cifar("transfer");
@@ -569,16 +653,21 @@ fn transfer_prints_a_k_by_k_matrix() {
     assert_eq!(rows.len(), 3);
     assert!(rows.iter().all(|r| r.as_array().unwrap().len() == 3));
     assert_eq!(v["images"], 6);
-    // Each column counts only the images its path has right when clean.
-    let clean_right = v["clean_right"].as_array().unwrap();
-    for row in rows {
-        for (cell, right) in row.as_array().unwrap().iter().zip(clean_right) {
-            assert_eq!(
-                cell.is_null(),
-                right.as_u64().unwrap() == 0,
-                "{cell} {right}"
-            );
+    // A cell counts only the images both its paths have right when clean.
+    let clean_right: Vec<u64> = v["clean_right"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_u64().unwrap())
+        .collect();
+    for (i, row) in rows.iter().enumerate() {
+        for (j, cell) in row.as_array().unwrap().iter().enumerate() {
+            if clean_right[i] == 0 || clean_right[j] == 0 {
+                assert!(cell.is_null(), "({i}, {j}): {cell}");
+            }
         }
+        // The diagonal's images are its path's own clean-right images.
+        assert_eq!(row[i].is_null(), clean_right[i] == 0, "({i}, {i})");
     }
     std::fs::remove_dir_all(data).unwrap();
 }

@@ -5,6 +5,7 @@
 //! Runs wherever a wgpu adapter exists (on a machine without a GPU, Debian's
 //! `mesa-vulkan-drivers` provides a software one). With `RNA_LENS_REQUIRE_WGPU=1` a missing
 //! adapter fails the test instead of skipping it.
+#![cfg(feature = "gui")]
 
 use std::sync::Arc;
 

@@ -116,6 +116,7 @@ fn a_model_file_beside_the_binary_replaces_the_embedded_one() {
 
 /// The real window under a virtual X server; CI installs xvfb beside lavapipe, so where the
 /// software Vulkan driver is required this test must run, not skip.
+#[cfg(feature = "gui")]
 #[test]
 fn a_copied_binary_opens_the_app_on_its_embedded_model_and_gallery() {
     let xvfb = Path::new("/usr/bin/xvfb-run");

@@ -1,5 +1,6 @@
 //! Soak: many consecutive attacks through the app's worker must not grow memory. Slow, so it
 //! is ignored by default; run it with `cargo test --release --test soak -- --ignored --nocapture`.
+#![cfg(feature = "gui")]
 
 use std::time::{Duration, Instant};
 

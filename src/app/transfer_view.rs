@@ -121,7 +121,7 @@ impl TransferView {
         }
         let right = matrix.clean_right.iter().filter(|&&r| r > 0).count();
         ui.label(format!(
-            "clean baseline: {right} of {n} paths classify the image right; only their columns count"
+            "clean baseline: {right} of {n} paths classify the image right; a cell counts only when both its paths do"
         ));
         let mean = |cells: &mut dyn Iterator<Item = Option<crate::stats::Proportion>>| {
             let values: Vec<f64> = cells.flatten().map(|p| p.value).collect();

@@ -1,8 +1,8 @@
 //! Transfer between paths: attacks crafted on each of K paths, each tested on all K.
 //!
-//! Entry (i, j) is, among the images path j classifies right when clean, the share it
-//! misclassifies after an attack crafted with full knowledge of path i (policy `fixed` on i):
-//! images a path already gets wrong say nothing about the attack. The diagonal is white-box
+//! Entry (i, j) is, among the images both path i and path j classify right when clean, the share
+//! path j misclassifies after an attack crafted with full knowledge of path i (policy `fixed` on
+//! i): an image either path already gets wrong says nothing about the attack or its transfer. The diagonal is white-box
 //! success on one path; off the diagonal is what RNA relies on. Grouping paths by their share of
 //! batch-statistic layers shows whether attacks transfer better between paths of similar
 //! composition.
@@ -19,12 +19,11 @@ pub struct TransferMatrix {
     pub paths: Vec<String>,
     /// Per path: share of its layers that normalize with batch statistics (BN-type).
     pub batch_stat_share: Vec<f64>,
-    /// Per path: how many of the images it classifies right when clean (the clean baseline,
-    /// and the denominator of its column).
+    /// Per path: how many of the images it classifies right when clean (the clean baseline).
     pub clean_right: Vec<usize>,
-    /// `success[i][j]`: among the images path j classifies right when clean, the share it
-    /// misclassifies after attacks crafted on path i, with a 95% Wilson interval over those
-    /// images; `None` where path j classifies none of them right.
+    /// `success[i][j]`: among the images paths i and j both classify right when clean, the share
+    /// path j misclassifies after attacks crafted on path i, with a 95% Wilson interval over
+    /// those images; `None` where no image is right on both.
     pub success: Vec<Vec<Option<Proportion>>>,
     pub images: usize,
     pub groups: Vec<GroupCell>,
@@ -35,15 +34,82 @@ pub struct TransferMatrix {
 pub struct GroupCell {
     pub source_bin: String,
     pub target_bin: String,
-    /// Pooled over the group's pairs, with a 95% interval over images (each image is one
-    /// independent unit: the pairs of a group share it).
+    /// Pooled over the group's pairs, with a 95% interval over images, these paths fixed (each
+    /// image is one unit: the pairs of a group share it).
     pub success: Proportion,
+    /// The same pooled figure with a 95% interval over path pairs (each pair one unit): how much
+    /// it would move with other paths of these compositions. Unknown for a single pair.
+    pub over_pairs: Proportion,
     pub pairs: usize,
 }
 
 /// The K source paths of a transfer experiment: one seeding, for the app and the CLI alike.
 pub fn transfer_paths(space: &PathSpace, k: usize, seed: u64) -> Vec<Path> {
     space.sample_many(k, seed)
+}
+
+/// `per_share` paths for each BN-type share in `shares` (in that order), each with exactly that
+/// share of batch-statistic layers at random places: transfer by composition, which uniform
+/// sampling cannot reach (it concentrates near the mean share).
+pub fn paths_by_composition(
+    space: &PathSpace,
+    shares: &[f64],
+    per_share: usize,
+    seed: u64,
+) -> Result<Vec<Path>, String> {
+    let mut rng = crate::rng::SeededRng::derive(seed, "paths by composition");
+    let mut paths = Vec::with_capacity(shares.len() * per_share);
+    for &share in shares {
+        for _ in 0..per_share {
+            paths.push(
+                space
+                    .sample_with_batch_stat_share(share, &mut rng)
+                    .ok_or_else(|| {
+                        format!(
+                            "no path with {:.0}% batch-statistic layers in the space [{}]",
+                            100.0 * share,
+                            space.candidate_list()
+                        )
+                    })?,
+            );
+        }
+    }
+    Ok(paths)
+}
+
+/// The first `limit` images of `data`, taken in `order`, that every one of `paths` classifies
+/// right when clean: a study's image set on which every pair of paths has the same images.
+pub fn images_right_on_all_paths(
+    model: &RnaModel,
+    data: &crate::data::ImageSet,
+    order: &[usize],
+    paths: &[Path],
+    limit: usize,
+) -> Vec<usize> {
+    const CHUNK: usize = 128;
+    let device = model.device();
+    let mut chosen = Vec::with_capacity(limit);
+    for chunk in order.chunks(CHUNK) {
+        if chosen.len() >= limit {
+            break;
+        }
+        let x = data.to_tensor(chunk, device);
+        let n = chunk.len();
+        let per_sample: Vec<Path> = paths
+            .iter()
+            .flat_map(|p| std::iter::repeat_n(p.clone(), n))
+            .collect();
+        let predicted = crate::model::predictions(
+            model.forward_paths(x.repeat_dim(0, paths.len()), &per_sample),
+        );
+        for (s, &index) in chunk.iter().enumerate() {
+            let label = usize::from(data.labels[index]);
+            if chosen.len() < limit && (0..paths.len()).all(|j| predicted[j * n + s] == label) {
+                chosen.push(index);
+            }
+        }
+    }
+    chosen
 }
 
 const BINS: [(f64, f64, &str); 4] = [
@@ -105,10 +171,13 @@ pub fn transfer_matrix(
             break;
         }
     }
-    // A cell counts the images its target path had right when clean.
+    // A pair counts the images both its paths had right when clean.
+    let both_right = |i: usize, j: usize, s: usize| clean_ok[i][s] && clean_ok[j][s];
     let cell = |i: usize, j: usize| -> (usize, usize) {
-        let trials = clean_ok[j].iter().filter(|&&ok| ok).count();
-        let hits = (0..n).filter(|&s| clean_ok[j][s] && wrong[i][j][s]).count();
+        let trials = (0..n).filter(|&s| both_right(i, j, s)).count();
+        let hits = (0..n)
+            .filter(|&s| both_right(i, j, s) && wrong[i][j][s])
+            .count();
         (hits, trials)
     };
     let success: Vec<Vec<Option<Proportion>>> = (0..wrong.len())
@@ -132,7 +201,7 @@ pub fn transfer_matrix(
             // Per image: successes and eligible pairs across the group.
             let per_image: Vec<(f64, f64)> = (0..n)
                 .map(|s| {
-                    let eligible = pairs.iter().filter(|&&(_, j)| clean_ok[j][s]);
+                    let eligible = pairs.iter().filter(|&&(i, j)| both_right(i, j, s));
                     let (mut hits, mut trials) = (0.0, 0.0);
                     for &(i, j) in eligible {
                         trials += 1.0;
@@ -142,11 +211,20 @@ pub fn transfer_matrix(
                 })
                 .filter(|&(_, trials)| trials > 0.0)
                 .collect();
+            let per_pair: Vec<(f64, f64)> = pairs
+                .iter()
+                .map(|&(i, j)| {
+                    let (hits, trials) = cell(i, j);
+                    (hits as f64, trials as f64)
+                })
+                .filter(|&(_, trials)| trials > 0.0)
+                .collect();
             if !per_image.is_empty() {
                 groups.push(GroupCell {
                     source_bin: sname.to_string(),
                     target_bin: tname.to_string(),
                     success: Proportion::clustered(&per_image),
+                    over_pairs: Proportion::clustered(&per_pair),
                     pairs: pairs.len(),
                 });
             }

@@ -5,6 +5,7 @@ mod bench;
 mod common;
 mod eval;
 mod export;
+#[cfg(feature = "gui")]
 mod gui;
 mod import;
 mod info;
@@ -49,6 +50,7 @@ fn start_logging(verbose: u8) {
 #[derive(Subcommand)]
 enum Command {
     /// Open the desktop app (also what `rna-lens` without a command does).
+    #[cfg(feature = "gui")]
     Gui(gui::GuiArgs),
     /// Describe a model: architecture, parameters, candidates, random layers, number of paths.
     Info(info::InfoArgs),
@@ -73,6 +75,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     start_logging(cli.verbose);
     match cli.command {
+        #[cfg(feature = "gui")]
         Some(Command::Gui(args)) => gui::run_gui(args),
         Some(Command::Info(args)) => info::run(args),
         Some(Command::Predict(args)) => predict::run(args),
@@ -83,6 +86,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Import(args)) => import::run(args),
         Some(Command::Export(args)) => export::run(args),
         Some(Command::Bench(args)) => bench::run(args),
+        #[cfg(feature = "gui")]
         None => gui::run_gui(gui::GuiArgs::default()),
+        #[cfg(not(feature = "gui"))]
+        None => {
+            use clap::CommandFactory;
+            Cli::command().print_help()?;
+            Ok(())
+        }
     }
 }

@@ -124,6 +124,28 @@ impl PathSpace {
         (0..n).map(|_| self.sample(&mut rng)).collect()
     }
 
+    /// A path with `round(share × L)` batch-statistic layers, placed uniformly at random; each
+    /// layer draws uniformly among the candidates of its kind. For experiments by composition
+    /// (uniform sampling concentrates near the candidates' mean share). `None` when the space
+    /// lacks a candidate of a kind the share needs.
+    pub fn sample_with_batch_stat_share(&self, share: f64, rng: &mut SeededRng) -> Option<Path> {
+        let (batch, other): (Vec<u8>, Vec<u8>) = (0..self.num_candidates() as u8)
+            .partition(|&c| self.candidates[usize::from(c)].uses_batch_statistics());
+        let layers = self.num_layers();
+        let wanted = (share.clamp(0.0, 1.0) * layers as f64).round() as usize;
+        if (wanted > 0 && batch.is_empty()) || (wanted < layers && other.is_empty()) {
+            return None;
+        }
+        let mut order: Vec<usize> = (0..layers).collect();
+        rng.shuffle(&mut order);
+        let mut choices = vec![0u8; layers];
+        for (rank, &layer) in order.iter().enumerate() {
+            let pool = if rank < wanted { &batch } else { &other };
+            choices[layer] = pool[rng.below(pool.len() as u64) as usize];
+        }
+        Some(Path::new(choices))
+    }
+
     /// Resamples every layer except the pinned ones, which keep their candidate from `base`.
     pub fn resample_unpinned(&self, base: &Path, pinned: &[bool], rng: &mut SeededRng) -> Path {
         let mut path = self.sample(rng);
@@ -349,6 +371,57 @@ mod tests {
         assert_eq!(mix.counts, vec![vec![3, 1], vec![1, 3]]);
         assert_eq!(mix.share(0, 0), 0.75);
         assert_eq!(s.batch_stat_share(&Path::new(vec![0, 1])), 0.5);
+    }
+
+    #[test]
+    fn a_path_of_given_composition_has_that_many_batch_stat_layers_in_varying_places() {
+        // bn and gbn_2 use batch statistics; in and gnr_1 do not.
+        let s = space(
+            20,
+            vec![
+                NormKind::Bn,
+                NormKind::In,
+                NormKind::Gbn(2),
+                NormKind::Gnr(1),
+            ],
+        );
+        let mut rng = SeededRng::new(3);
+        let mut first_layer_batch = 0;
+        let mut used = [false; 4];
+        for _ in 0..200 {
+            let p = s.sample_with_batch_stat_share(0.25, &mut rng).unwrap();
+            let batch: Vec<bool> = p.choices().iter().map(|&c| c == 0 || c == 2).collect();
+            assert_eq!(batch.iter().filter(|&&b| b).count(), 5);
+            first_layer_batch += usize::from(batch[0]);
+            for &c in p.choices() {
+                used[usize::from(c)] = true;
+            }
+        }
+        // 5 of 20 places: layer 0 is batch-statistic in about a quarter of the draws.
+        assert!(
+            (25..=75).contains(&first_layer_batch),
+            "{first_layer_batch}"
+        );
+        assert_eq!(used, [true; 4]);
+        assert_eq!(
+            s.sample_with_batch_stat_share(1.0, &mut rng)
+                .unwrap()
+                .choices()
+                .iter()
+                .filter(|&&c| c == 1 || c == 3)
+                .count(),
+            0
+        );
+        let bn_only = space(4, vec![NormKind::Bn]);
+        assert!(
+            bn_only
+                .sample_with_batch_stat_share(0.5, &mut rng)
+                .is_none()
+        );
+        assert_eq!(
+            bn_only.sample_with_batch_stat_share(1.0, &mut rng),
+            Some(bn_only.uniform(0))
+        );
     }
 
     #[test]
