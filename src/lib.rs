@@ -9,6 +9,7 @@
 pub mod app;
 pub mod assets;
 pub mod attack;
+pub mod base;
 pub mod bench;
 pub mod colormap;
 pub mod data;

@@ -21,7 +21,12 @@ impl LoneBinary {
         std::fs::create_dir_all(&bin_dir).unwrap();
         std::fs::create_dir_all(&work).unwrap();
         let bin = bin_dir.join("rna-lens");
-        std::fs::copy(env!("CARGO_BIN_EXE_rna-lens"), &bin).unwrap();
+        // A hard link where the file system allows: a fresh copy can be briefly "busy" to exec
+        // while another test thread forks with the copy's write handle open.
+        let built = env!("CARGO_BIN_EXE_rna-lens");
+        if std::fs::hard_link(built, &bin).is_err() {
+            std::fs::copy(built, &bin).unwrap();
+        }
         Self { root, bin, work }
     }
 
@@ -36,7 +41,7 @@ impl LoneBinary {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.command(&self.bin).args(args).output().unwrap()
+        output(self.command(&self.bin).args(args))
     }
 }
 
@@ -44,6 +49,19 @@ impl Drop for LoneBinary {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.root);
     }
+}
+
+/// Runs the command, retrying while the copied executable is still busy (see `LoneBinary::new`).
+fn output(command: &mut Command) -> Output {
+    for _ in 0..50 {
+        match command.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            result => return result.unwrap(),
+        }
+    }
+    panic!("the copied binary stayed busy")
 }
 
 fn succeeded(out: &Output) -> (String, String) {
@@ -130,8 +148,8 @@ fn a_copied_binary_opens_the_app_on_its_embedded_model_and_gallery() {
     }
     let lone = LoneBinary::new("gui");
     let shot = lone.root.join("shot.png");
-    let out = lone
-        .command(xvfb)
+    let mut command = lone.command(xvfb);
+    command
         .args(["-a", "-s", "-screen 0 1280x720x24"])
         .arg(&lone.bin)
         .args([
@@ -142,9 +160,8 @@ fn a_copied_binary_opens_the_app_on_its_embedded_model_and_gallery() {
             "--exit",
             "--screenshot",
         ])
-        .arg(&shot)
-        .output()
-        .unwrap();
+        .arg(&shot);
+    let out = output(&mut command);
     // A scripted run whose model fails to load exits non-zero, so success means the embedded
     // model opened.
     succeeded(&out);

@@ -3,8 +3,8 @@
 use egui::{RichText, Ui};
 use egui_plot::{Line, Plot, PlotPoints};
 
+use crate::attack::describe_attack;
 use crate::attack::{AttackConfig, AttackKind, LossKind, PathPolicy};
-use crate::eval::describe_attack;
 
 use super::session::{Action, Session};
 use super::settings::{adaptive_protocol, paper_protocol};

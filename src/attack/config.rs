@@ -320,6 +320,62 @@ fn trim_number(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// The attack in words, with its budget, loss, target and path policy: the line every report
+/// and table prints beside a figure.
+pub fn describe_attack(a: &AttackConfig) -> String {
+    let norm = a.kind.norm();
+    let budget = |v: f64| describe_budget(v, norm);
+    let mut s = match a.kind {
+        AttackKind::AutoattackRand => {
+            format!(
+                "autoattack-rand (APGD-CE then APGD-DLR, {} iterations each",
+                a.steps
+            )
+        }
+        AttackKind::Arc => format!("arc ({} iterations, η {}", a.steps, budget(a.alpha)),
+        AttackKind::Square => format!("square ({} queries, p 0.8, margin loss", a.steps),
+        _ if a.is_apgd() => format!("{} ({} iterations", a.kind, a.steps),
+        _ => format!(
+            "{} ({} step{}, α {}",
+            a.kind,
+            a.steps,
+            if a.steps == 1 { "" } else { "s" },
+            budget(a.alpha)
+        ),
+    };
+    s += &format!(
+        ", ε {}, {}random start, {} restart{}{}{}); {}",
+        budget(a.eps),
+        if (a.random_start || a.is_apgd())
+            && !matches!(a.kind, AttackKind::Arc | AttackKind::Square)
+        {
+            ""
+        } else {
+            "no "
+        },
+        a.restarts,
+        if a.restarts == 1 { "" } else { "s" },
+        if matches!(
+            a.kind,
+            AttackKind::AutoattackRand | AttackKind::Arc | AttackKind::Square
+        ) {
+            String::new()
+        } else {
+            format!(", {} loss", a.loss)
+        },
+        a.target
+            .map(|t| format!(", targeted at class {t} (images of that class skipped)"))
+            .unwrap_or_default(),
+        match (a.kind, &a.policy) {
+            (AttackKind::Arc, PathPolicy::Eot(k)) => format!(
+                "against an ensemble of {k} random paths of equal weight drawn per batch, defence on an independent random path"
+            ),
+            _ => a.policy.describe(),
+        }
+    );
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

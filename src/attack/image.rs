@@ -5,10 +5,10 @@
 use burn::tensor::{Device, Tensor};
 use serde_json::{Value, json};
 
+use super::describe_attack;
 use super::{AttackConfig, Progress, TraceStep, run_attack};
 use crate::data::batch_to_tensor;
 use crate::ensemble::{self, EnsembleSummary, PathPrediction};
-use crate::eval::describe_attack;
 use crate::model::{ModelConfig, Path, PathSpace, RnaModel};
 
 /// Everything one attack on one image produced, as plain data (no tensors), so it can cross

@@ -3,9 +3,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+use rna_lens::attack::describe_attack;
 use rna_lens::attack::image::{ReportContext, attack_image};
 use rna_lens::data::preprocess::{load_image, save_png};
-use rna_lens::eval::describe_attack;
 use rna_lens::model::file::write_atomically;
 
 use super::common::{AttackArgs, ModelArgs, resolve_class, untrained_warning};

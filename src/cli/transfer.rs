@@ -1,9 +1,9 @@
 use clap::Args;
 
+use rna_lens::attack::describe_attack;
 use rna_lens::attack::transfer::{
     images_right_on_all_paths, paths_by_composition, transfer_matrix, transfer_paths,
 };
-use rna_lens::eval::describe_attack;
 use rna_lens::rng::SeededRng;
 
 use super::common::{AttackArgs, DataArgs, ModelArgs, untrained_warning};

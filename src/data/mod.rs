@@ -25,19 +25,7 @@ pub const IMAGE_SIZE: usize = 32;
 /// Bytes in one planar 3×32×32 image.
 pub const IMAGE_LEN: usize = 3 * IMAGE_SIZE * IMAGE_SIZE;
 
-/// CIFAR-10 class names in label order.
-pub const CIFAR10_CLASSES: [&str; 10] = [
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-];
+pub use crate::base::CIFAR10_CLASSES;
 
 /// Labelled 32×32 images, stored as planar bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -229,7 +229,7 @@ pub fn write_png(image: &DynamicImage, path: &Path) -> io::Result<()> {
     image
         .write_to(&mut bytes, ImageFormat::Png)
         .map_err(io::Error::other)?;
-    crate::model::file::write_atomically(path, bytes.get_ref()).map_err(io::Error::other)
+    crate::base::write_atomically(path, bytes.get_ref())
 }
 
 #[cfg(test)]

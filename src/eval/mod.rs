@@ -17,10 +17,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::attack::{
-    AttackConfig, AttackKind, Pairing, PathPolicy, attack_paths, draw_paths, run_attack,
+    AttackConfig, AttackKind, Pairing, PathPolicy, attack_paths, describe_attack, draw_paths,
+    run_attack,
 };
+use crate::base::checksum;
 use crate::data::ImageSet;
-use crate::model::file::checksum;
 use crate::model::{Path, RnaModel};
 use crate::rng::SeededRng;
 use crate::stats::Proportion;
@@ -128,60 +129,6 @@ impl EvalConfig {
         }
         s
     }
-}
-
-pub fn describe_attack(a: &AttackConfig) -> String {
-    let norm = a.kind.norm();
-    let budget = |v: f64| crate::attack::config::describe_budget(v, norm);
-    let mut s = match a.kind {
-        AttackKind::AutoattackRand => {
-            format!(
-                "autoattack-rand (APGD-CE then APGD-DLR, {} iterations each",
-                a.steps
-            )
-        }
-        AttackKind::Arc => format!("arc ({} iterations, η {}", a.steps, budget(a.alpha)),
-        AttackKind::Square => format!("square ({} queries, p 0.8, margin loss", a.steps),
-        _ if a.is_apgd() => format!("{} ({} iterations", a.kind, a.steps),
-        _ => format!(
-            "{} ({} step{}, α {}",
-            a.kind,
-            a.steps,
-            if a.steps == 1 { "" } else { "s" },
-            budget(a.alpha)
-        ),
-    };
-    s += &format!(
-        ", ε {}, {}random start, {} restart{}{}{}); {}",
-        budget(a.eps),
-        if (a.random_start || a.is_apgd())
-            && !matches!(a.kind, AttackKind::Arc | AttackKind::Square)
-        {
-            ""
-        } else {
-            "no "
-        },
-        a.restarts,
-        if a.restarts == 1 { "" } else { "s" },
-        if matches!(
-            a.kind,
-            AttackKind::AutoattackRand | AttackKind::Arc | AttackKind::Square
-        ) {
-            String::new()
-        } else {
-            format!(", {} loss", a.loss)
-        },
-        a.target
-            .map(|t| format!(", targeted at class {t} (images of that class skipped)"))
-            .unwrap_or_default(),
-        match (a.kind, &a.policy) {
-            (AttackKind::Arc, PathPolicy::Eot(k)) => format!(
-                "against an ensemble of {k} random paths of equal weight drawn per batch, defence on an independent random path"
-            ),
-            _ => a.policy.describe(),
-        }
-    );
-    s
 }
 
 /// Statistics over the M defender paths each image was scored on (M > 1), in the robust

@@ -10,7 +10,6 @@
 //! section; otherwise the error names what is wrong and nothing is returned.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use burn::tensor::Device;
 use serde_json::{Value, json};
@@ -22,11 +21,7 @@ pub const VERSION: &str = "1";
 /// Headers beyond this size are not ours (ours are a few tens of kilobytes).
 const MAX_HEADER: u64 = 16 << 20;
 
-/// The checksum as model files store it (`fnv1a64:` and 16 hex digits): it detects corrupted
-/// weights; it is not a security measure.
-pub fn checksum(bytes: &[u8]) -> String {
-    format!("fnv1a64:{:016x}", crate::rng::fnv1a64(bytes))
-}
+pub use crate::base::checksum;
 
 /// A tensor as stored: key, shape and row-major values.
 #[derive(Clone, Debug, PartialEq)]
@@ -97,33 +92,12 @@ pub fn save(model: &RnaModel, path: &std::path::Path) -> Result<(), ModelError> 
     write_atomically(path, &to_bytes(model))
 }
 
+/// [`crate::base::write_atomically`], with the model layer's error.
 pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), ModelError> {
-    let io = |error| ModelError::Io {
+    crate::base::write_atomically(path, bytes).map_err(|error| ModelError::Io {
         path: path.display().to_string(),
         error,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| ModelError::File(format!("{}: not a file name", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    })
 }
 
 pub fn load(path: &std::path::Path, device: &Device) -> Result<RnaModel, ModelError> {

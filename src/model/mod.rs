@@ -21,7 +21,7 @@ use layers::{NormPolicy, TrainPolicy};
 use resnet::ResNet;
 use wide_resnet::WideResNet;
 
-use crate::data::CIFAR10_CLASSES;
+use crate::base::CIFAR10_CLASSES;
 use crate::rng::SeededRng;
 
 #[derive(Debug, thiserror::Error)]
