@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
 
-use rna_lens::app::worker::{Job, ModelSource, Reply, Worker};
+use rna_lens::app::worker::{ModelSource, Task, Worker};
 use rna_lens::attack::{AttackConfig, AttackKind};
 use rna_lens::model::{Architecture, ModelConfig, RnaModel, file};
 
@@ -17,11 +17,11 @@ fn resident_bytes() -> u64 {
     pages * 4096
 }
 
-fn wait(worker: &mut Worker) -> Reply {
+fn wait<T>(mut task: Task<T>) -> Result<T, String> {
     let start = Instant::now();
     loop {
-        if let Some((_, reply)) = worker.poll().into_iter().next() {
-            return reply;
+        if let Some(result) = task.poll() {
+            return result;
         }
         assert!(start.elapsed() < Duration::from_secs(300), "no reply");
         std::thread::sleep(Duration::from_millis(2));
@@ -37,9 +37,8 @@ fn five_hundred_attacks_through_the_worker_keep_memory_flat() {
     let config = ModelConfig::cifar10(Architecture::preset("resnet20").unwrap());
     file::save(&RnaModel::new(config, 1, &Device::flex()).unwrap(), &path).unwrap();
 
-    let mut worker = Worker::spawn("cpu".parse().unwrap(), || {});
-    worker.submit(0, Job::LoadModel(ModelSource::File(path)));
-    assert!(matches!(wait(&mut worker), Reply::ModelLoaded(Ok(_))));
+    let worker = Worker::spawn("cpu".parse().unwrap(), || {});
+    assert!(wait(worker.load_model(ModelSource::File(path))).is_ok());
 
     let input: Vec<u8> = (0..3 * 32 * 32).map(|i| (i * 37 % 251) as u8).collect();
     let mut at_50 = 0;
@@ -48,18 +47,10 @@ fn five_hundred_attacks_through_the_worker_keep_memory_flat() {
         let mut attack = AttackConfig::preset(AttackKind::Pgd);
         attack.steps = 5;
         attack.seed = i;
-        worker.submit(
-            i,
-            Job::Attack {
-                input: input.clone(),
-                label: Some((i % 10) as usize),
-                config: attack,
-                query_paths: 32,
-            },
-        );
-        match wait(&mut worker) {
-            Reply::Attack(Ok(run)) => assert_eq!(run.result.trace.len(), 6),
-            _ => panic!("attack {i} failed"),
+        let task = worker.attack(input.clone(), Some((i % 10) as usize), attack, 32);
+        match wait(task) {
+            Ok(run) => assert_eq!(run.result.trace.len(), 6),
+            Err(e) => panic!("attack {i} failed: {e}"),
         }
         if i == 50 {
             at_50 = resident_bytes();

@@ -38,7 +38,7 @@ use settings::{Settings, View};
 use sidebar::{Gallery, ImagePanel, ModelPanel};
 use transfer_view::TransferView;
 use widgets::Textures;
-use worker::{Job, Live, ModelSource, Reply, Stamp, Worker};
+use worker::{Live, ModelSource, Task, Worker};
 
 /// How the app starts; the command line fills this in.
 #[derive(Clone, Debug, Default)]
@@ -148,8 +148,6 @@ pub struct RnaLensApp {
     script: Script,
     frames: FrameStats,
     egui_ctx: egui::Context,
-    /// Bumped whenever the image or the model changes; replies stamped earlier are stale.
-    generation: Stamp,
     /// An image being decoded off the UI thread.
     loading_image: Option<Receiver<Result<CurrentImage, String>>>,
 }
@@ -179,14 +177,14 @@ impl RnaLensApp {
                 .sanitized()
         };
         let ctx = cc.egui_ctx.clone();
-        let mut worker = Worker::spawn(options.device, move || ctx.request_repaint());
+        let worker = Worker::spawn(options.device, move || ctx.request_repaint());
         let source = match (&options.model, &settings.model) {
             (Some(path), _) => ModelSource::File(path.clone()),
             (None, Some(remembered)) => ModelSource::recall(remembered)
                 .unwrap_or(ModelSource::Shipped(crate::assets::default_model())),
             (None, None) => ModelSource::Shipped(crate::assets::default_model()),
         };
-        worker.submit(0, Job::LoadModel(source));
+        let loading = worker.load_model(source);
         let gallery = Gallery::load();
         let mut app = Self {
             settings,
@@ -208,10 +206,10 @@ impl RnaLensApp {
             script: Script::WaitForModel,
             frames: FrameStats::default(),
             egui_ctx: cc.egui_ctx.clone(),
-            generation: 0,
             loading_image: None,
             options,
         };
+        app.session.pending.model = Some(loading);
         if let Some(view) = app.options.view {
             app.settings.view = view;
         }
@@ -235,10 +233,6 @@ impl RnaLensApp {
     /// Whether anything is computing or loading.
     pub fn is_busy(&self) -> bool {
         self.worker.busy() || self.loading_image.is_some()
-    }
-
-    fn submit(&mut self, job: Job) {
-        self.worker.submit(self.generation, job);
     }
 
     /// Decodes an image file (or dropped bytes) on a short-lived thread: large photos take
@@ -302,7 +296,9 @@ impl RnaLensApp {
     /// Applies one action. Public so tests and scripts can drive the app like a user.
     pub fn apply(&mut self, action: Action) {
         match action {
-            Action::LoadModel(source) => self.submit(Job::LoadModel(source)),
+            Action::LoadModel(source) => {
+                self.session.pending.model = Some(self.worker.load_model(source));
+            }
             Action::OpenModelDialog => {
                 if let Some(path) = rfd::FileDialog::new()
                     .add_filter("model", &["safetensors", "pth", "pt"])
@@ -339,30 +335,29 @@ impl RnaLensApp {
             Action::Cancel => self.worker.cancel(),
             Action::QueryEnsemble => {
                 if let Some(image) = &self.session.image {
-                    let job = Job::Ensemble {
-                        clean: image.input.clone(),
-                        adversarial: self
-                            .session
+                    let task = self.worker.ensemble(
+                        image.input.clone(),
+                        self.session
                             .attack
                             .as_ref()
                             .map(|a| a.result.adversarial.clone()),
-                        paths: self.settings.ensemble_paths,
-                        seed: self.settings.attack.seed,
-                    };
-                    self.submit(job);
+                        self.settings.ensemble_paths,
+                        self.settings.attack.seed,
+                    );
+                    self.session.pending.ensemble = Some(task);
                 }
             }
             Action::RunTransfer => self.run_transfer(),
             Action::RunCompare => {
                 if let Some(image) = &self.session.image {
-                    let job = Job::Compare {
-                        input: image.input.clone(),
-                        label: self.session.label(),
-                        config: self.settings.attack.clone(),
-                        eot_paths: self.settings.compare_eot,
-                        query_paths: self.settings.ensemble_paths,
-                    };
-                    self.submit(job);
+                    let task = self.worker.compare(
+                        image.input.clone(),
+                        self.session.label(),
+                        self.settings.attack.clone(),
+                        self.settings.compare_eot,
+                        self.settings.ensemble_paths,
+                    );
+                    self.session.pending.comparison = Some(task);
                 }
             }
             Action::ShowPath(path) => {
@@ -376,7 +371,6 @@ impl RnaLensApp {
     }
 
     fn set_image(&mut self, image: CurrentImage) {
-        self.generation += 1;
         self.session.image = Some(image);
         self.session.clear_results();
         self.result_view.step = None;
@@ -398,13 +392,13 @@ impl RnaLensApp {
             self.error(e);
             return;
         }
-        let job = Job::Attack {
-            input: image.input.clone(),
-            label: self.session.label(),
-            config: self.settings.attack.clone(),
-            query_paths: self.settings.ensemble_paths,
-        };
-        self.submit(job);
+        let task = self.worker.attack(
+            image.input.clone(),
+            self.session.label(),
+            self.settings.attack.clone(),
+            self.settings.ensemble_paths,
+        );
+        self.session.pending.attack = Some(task);
     }
 
     fn run_transfer(&mut self) {
@@ -424,24 +418,64 @@ impl RnaLensApp {
             self.settings.transfer_paths,
             self.settings.attack.seed,
         );
-        let job = Job::Transfer {
-            input: image.input.clone(),
+        let task = self.worker.transfer(
+            image.input.clone(),
             label,
             paths,
-            config: self.settings.attack.clone(),
-        };
-        self.submit(job);
+            self.settings.attack.clone(),
+        );
+        self.session.pending.transfer = Some(task);
     }
 
-    fn handle(&mut self, stamp: Stamp, reply: Reply) {
-        let model_reply = matches!(reply, Reply::ModelLoaded(_));
-        if !model_reply && stamp != self.generation {
-            // Computed for an image or model that is no longer shown.
-            return;
+    /// Takes in whatever the slots' tasks have finished.
+    fn poll_tasks(&mut self) {
+        let pending = &mut self.session.pending;
+        let model = finished(&mut pending.model);
+        let attack = finished(&mut pending.attack);
+        let ensemble = finished(&mut pending.ensemble);
+        let transfer = finished(&mut pending.transfer);
+        let comparison = finished(&mut pending.comparison);
+        if let Some(result) = model {
+            self.model_loaded(result);
         }
-        match reply {
-            Reply::ModelLoaded(Ok(info)) => {
-                self.generation += 1;
+        match attack {
+            Some(Ok(run)) => {
+                if run.result.cancelled {
+                    self.info("Attack cancelled");
+                }
+                // The ensemble view's adversarial side belonged to the previous attack.
+                self.session.ensemble = None;
+                self.session.attack = Some(run);
+                self.result_view.step = None;
+            }
+            Some(Err(e)) => self.error(format!("Attack failed: {e}")),
+            None => {}
+        }
+        match ensemble {
+            Some(Ok(result)) => {
+                let current = self.session.image.as_ref().map(|i| &i.input);
+                if current == Some(&result.clean_input) {
+                    self.session.ensemble = Some(result);
+                }
+            }
+            Some(Err(e)) => self.error(format!("Ensemble query failed: {e}")),
+            None => {}
+        }
+        match transfer {
+            Some(Ok(m)) => self.session.transfer = Some(m),
+            Some(Err(e)) => self.error(format!("Transfer failed: {e}")),
+            None => {}
+        }
+        match comparison {
+            Some(Ok(c)) => self.session.comparison = Some(c),
+            Some(Err(e)) => self.error(format!("Comparison stopped: {e}")),
+            None => {}
+        }
+    }
+
+    fn model_loaded(&mut self, result: Result<worker::ModelInfo, String>) {
+        match result {
+            Ok(info) => {
                 if let Some(path) = &self.settings.attack.path
                     && info.space.parse(path).is_err()
                 {
@@ -463,7 +497,7 @@ impl RnaLensApp {
                 self.session.model = Some(info);
                 self.session.clear_results();
             }
-            Reply::ModelLoaded(Err(e)) => {
+            Err(e) => {
                 let keep = if self.session.model.is_some() {
                     " — the current model stays"
                 } else {
@@ -474,28 +508,6 @@ impl RnaLensApp {
                     self.recover_without_model(e);
                 }
             }
-            Reply::Attack(Ok(run)) => {
-                if run.result.cancelled {
-                    self.info("Attack cancelled");
-                }
-                // The ensemble view's adversarial side belonged to the previous attack.
-                self.session.ensemble = None;
-                self.session.attack = Some(run);
-                self.result_view.step = None;
-            }
-            Reply::Attack(Err(e)) => self.error(format!("Attack failed: {e}")),
-            Reply::Ensemble(Ok(result)) => {
-                let current = self.session.image.as_ref().map(|i| &i.input);
-                if current == Some(&result.clean_input) {
-                    self.session.ensemble = Some(result);
-                }
-            }
-            Reply::Ensemble(Err(e)) => self.error(format!("Ensemble query failed: {e}")),
-            Reply::Transfer(Ok(m)) => self.session.transfer = Some(m),
-            Reply::Transfer(Err(e)) => self.error(format!("Transfer failed: {e}")),
-            Reply::Compare(Ok(c)) => self.session.comparison = Some(*c),
-            Reply::Compare(Err(e)) => self.error(format!("Comparison stopped: {e}")),
-            Reply::Failed(e) => self.error(e),
         }
     }
 
@@ -503,9 +515,10 @@ impl RnaLensApp {
     /// one; a model named on the command line is an error for scripted runs.
     fn recover_without_model(&mut self, error: String) {
         if self.options.model.is_none() && self.settings.model.take().is_some() {
-            self.submit(Job::LoadModel(ModelSource::Shipped(
-                crate::assets::default_model(),
-            )));
+            self.session.pending.model = Some(
+                self.worker
+                    .load_model(ModelSource::Shipped(crate::assets::default_model())),
+            );
         } else if self.scripted() {
             *self
                 .options
@@ -733,6 +746,13 @@ impl RnaLensApp {
     }
 }
 
+/// A slot's result once its task has finished; the finished task leaves the slot.
+fn finished<T>(slot: &mut Option<Task<T>>) -> Option<Result<T, String>> {
+    let result = slot.as_mut()?.poll()?;
+    *slot = None;
+    Some(result)
+}
+
 fn save_screenshot(image: &egui::ColorImage, path: &std::path::Path) -> Result<(), String> {
     let [w, h] = image.size;
     let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
@@ -769,9 +789,7 @@ impl eframe::App for RnaLensApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let started = Instant::now();
         let ctx = ui.ctx().clone();
-        for (stamp, reply) in self.worker.poll() {
-            self.handle(stamp, reply);
-        }
+        self.poll_tasks();
         self.poll_image();
         self.live = self.worker.live();
         self.handle_dropped_files(&ctx);

@@ -9,7 +9,7 @@ use crate::data::CIFAR10_CLASSES;
 use crate::data::preprocess::UserImage;
 use crate::model::Path;
 
-use super::worker::{Comparison, EnsembleResult, ModelInfo, ModelSource};
+use super::worker::{Comparison, EnsembleResult, ModelInfo, ModelSource, Task};
 
 /// Longest side of the kept preview of a user's picture.
 const PREVIEW_SIDE: u32 = 512;
@@ -67,15 +67,34 @@ pub struct Session {
     pub ensemble: Option<EnsembleResult>,
     pub transfer: Option<TransferMatrix>,
     pub comparison: Option<Comparison>,
+    /// Work in flight for the slots above.
+    pub(super) pending: Pending,
+}
+
+/// The task of each slot, while it computes. Clearing or replacing a slot drops its task, so a
+/// result computed for another image or model can never arrive.
+#[derive(Default)]
+pub(super) struct Pending {
+    pub model: Option<Task<ModelInfo>>,
+    pub attack: Option<Task<AttackRun>>,
+    pub ensemble: Option<Task<EnsembleResult>>,
+    pub transfer: Option<Task<TransferMatrix>>,
+    pub comparison: Option<Task<Comparison>>,
 }
 
 impl Session {
-    /// Results belong to one model and one image; a new one of either clears them.
+    /// Results belong to one model and one image; a new one of either clears them, with the
+    /// work still computing for them.
     pub fn clear_results(&mut self) {
         self.attack = None;
         self.ensemble = None;
         self.transfer = None;
         self.comparison = None;
+        let model = self.pending.model.take();
+        self.pending = Pending {
+            model,
+            ..Pending::default()
+        };
     }
 
     /// The image's known true label, if it means something to the loaded model: gallery labels

@@ -1,9 +1,11 @@
 //! The compute thread: it owns the model and runs one job at a time, so the UI thread only
-//! ever draws. Jobs report progress through [`Live`] and finish with a [`Reply`].
+//! ever draws. Each request returns a [`Task`], the only way its result comes back; jobs report
+//! progress through [`Live`].
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use crate::attack::image::{ImageAttack, attack_image, first_image_bytes};
 use crate::attack::transfer::{TransferMatrix, transfer_matrix};
@@ -59,58 +61,6 @@ pub struct Comparison {
     pub eot: ImageAttack,
 }
 
-pub enum Job {
-    LoadModel(ModelSource),
-    Attack {
-        input: Vec<u8>,
-        label: Option<usize>,
-        config: AttackConfig,
-        query_paths: usize,
-    },
-    Ensemble {
-        clean: Vec<u8>,
-        adversarial: Option<Vec<u8>>,
-        paths: usize,
-        seed: u64,
-    },
-    Transfer {
-        input: Vec<u8>,
-        label: usize,
-        paths: Vec<Path>,
-        config: AttackConfig,
-    },
-    Compare {
-        input: Vec<u8>,
-        label: Option<usize>,
-        config: AttackConfig,
-        eot_paths: usize,
-        query_paths: usize,
-    },
-}
-
-pub enum Reply {
-    ModelLoaded(Result<ModelInfo, String>),
-    Attack(Result<AttackRun, String>),
-    Ensemble(Result<EnsembleResult, String>),
-    Transfer(Result<TransferMatrix, String>),
-    Compare(Result<Box<Comparison>, String>),
-    /// The engine panicked; the message says where.
-    Failed(String),
-}
-
-impl Reply {
-    fn is_failure(&self) -> bool {
-        match self {
-            Reply::ModelLoaded(r) => r.is_err(),
-            Reply::Attack(r) => r.is_err(),
-            Reply::Ensemble(r) => r.is_err(),
-            Reply::Transfer(r) => r.is_err(),
-            Reply::Compare(r) => r.is_err(),
-            Reply::Failed(_) => true,
-        }
-    }
-}
-
 /// Progress of the running job, written by the worker and read by the UI every frame.
 #[derive(Clone, Debug, Default)]
 pub struct Live {
@@ -121,122 +71,203 @@ pub struct Live {
     pub losses: Vec<f32>,
 }
 
-impl Job {
-    fn name(&self) -> &'static str {
-        match self {
-            Job::LoadModel(_) => "loading the model",
-            Job::Attack { .. } => "the attack",
-            Job::Ensemble { .. } => "the ensemble query",
-            Job::Transfer { .. } => "the transfer matrix",
-            Job::Compare { .. } => "the comparison",
-        }
-    }
-}
-
-/// A stamp the app gives each job, returned with its reply, so that results computed for an
-/// image or model that is no longer shown can be recognised and dropped.
-pub type Stamp = u64;
-
 fn lock(live: &Mutex<Live>) -> MutexGuard<'_, Live> {
     live.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A request to the compute thread and the only way its result comes back. Dropping it, as
+/// clearing the slot that asked does, cancels the job (before it starts, or at its next
+/// iteration) and discards its result: a stale result cannot arrive.
+pub struct Task<T> {
+    result: Receiver<Result<T, String>>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl<T> Task<T> {
+    /// The result, once it is there; `None` while the job runs or waits.
+    pub fn poll(&mut self) -> Option<Result<T, String>> {
+        match self.result.try_recv() {
+            Ok(result) => Some(result),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => Some(Err("the compute thread stopped".into())),
+        }
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Work for the compute thread: it runs on the engine and sends its own result to its task.
+type Job = Box<dyn FnOnce(&mut Engine) + Send>;
+
 /// The UI's handle on the compute thread.
 pub struct Worker {
-    jobs: Sender<(Stamp, Job)>,
-    replies: Receiver<(Stamp, Reply)>,
-    cancel: Arc<AtomicBool>,
+    jobs: Sender<(Job, Arc<AtomicBool>)>,
+    /// The cancel flag of the job in flight.
+    running: Arc<Mutex<Arc<AtomicBool>>>,
+    /// Jobs submitted and not yet finished.
+    pending: Arc<AtomicUsize>,
     live: Arc<Mutex<Live>>,
-    pending: usize,
 }
 
 impl Worker {
     /// Starts the thread; `wake` is called whenever there is something new to draw.
     pub fn spawn(device: DeviceChoice, wake: impl Fn() + Send + 'static) -> Self {
-        let (jobs, job_rx) = channel::<(Stamp, Job)>();
-        let (reply_tx, replies) = channel::<(Stamp, Reply)>();
-        let cancel = Arc::new(AtomicBool::new(false));
+        let (jobs, job_rx) = channel::<(Job, Arc<AtomicBool>)>();
+        let running = Arc::new(Mutex::new(Arc::new(AtomicBool::new(false))));
+        let pending = Arc::new(AtomicUsize::new(0));
         let live = Arc::new(Mutex::new(Live::default()));
-        let (c, l) = (cancel.clone(), live.clone());
+        let (r, p, l) = (running.clone(), pending.clone(), live.clone());
         std::thread::Builder::new()
             .name("rna-lens compute".into())
             .spawn(move || {
                 let mut engine = Engine {
                     device,
                     model: None,
-                    cancel: c,
+                    cancel: Arc::new(AtomicBool::new(false)),
                     live: l,
                     wake: Box::new(wake),
                 };
-                while let Ok((stamp, job)) = job_rx.recv() {
-                    engine.cancel.store(false, Ordering::SeqCst);
-                    let name = job.name();
-                    let started = std::time::Instant::now();
-                    tracing::debug!(job = name, "job started");
-                    // A panic inside the engine must not take the app down: report it instead.
-                    let reply =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.run(job)))
-                            .unwrap_or_else(|panic| {
-                                let msg = panic
-                                    .downcast_ref::<String>()
-                                    .cloned()
-                                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                                    .unwrap_or_else(|| "unknown error".into());
-                                Reply::Failed(format!("internal error in {name}: {msg}"))
-                            });
-                    tracing::info!(
-                        job = name,
-                        seconds = started.elapsed().as_secs_f64(),
-                        failed = reply.is_failure(),
-                        "job finished"
-                    );
-                    *lock(&engine.live) = Live::default();
-                    if reply_tx.send((stamp, reply)).is_err() {
-                        break;
+                while let Ok((job, cancel)) = job_rx.recv() {
+                    // A job whose task is gone before it starts is not run at all.
+                    if !cancel.load(Ordering::SeqCst) {
+                        *r.lock().unwrap_or_else(PoisonError::into_inner) = cancel.clone();
+                        engine.cancel = cancel;
+                        #[cfg(test)]
+                        tests::JOBS_RUN.fetch_add(1, Ordering::SeqCst);
+                        job(&mut engine);
+                        *lock(&engine.live) = Live::default();
                     }
+                    p.fetch_sub(1, Ordering::SeqCst);
                     (engine.wake)();
                 }
             })
             .expect("spawning the compute thread");
         Self {
             jobs,
-            replies,
-            cancel,
+            running,
+            pending,
             live,
-            pending: 0,
         }
     }
 
-    pub fn submit(&mut self, stamp: Stamp, job: Job) {
-        if self.jobs.send((stamp, job)).is_ok() {
-            self.pending += 1;
+    pub fn load_model(&self, source: ModelSource) -> Task<ModelInfo> {
+        self.submit("loading the model", move |engine| engine.load(source))
+    }
+
+    /// An attack on one image, with every iterate for replay and the `query_paths` ensemble
+    /// before and after.
+    pub fn attack(
+        &self,
+        input: Vec<u8>,
+        label: Option<usize>,
+        config: AttackConfig,
+        query_paths: usize,
+    ) -> Task<AttackRun> {
+        self.submit("the attack", move |engine| {
+            engine
+                .attack(&input, label, &config, query_paths, "attack")
+                .map(|(result, iterates)| AttackRun { result, iterates })
+        })
+    }
+
+    pub fn ensemble(
+        &self,
+        clean: Vec<u8>,
+        adversarial: Option<Vec<u8>>,
+        paths: usize,
+        seed: u64,
+    ) -> Task<EnsembleResult> {
+        self.submit("the ensemble query", move |engine| {
+            engine.ensemble(clean, adversarial, paths, seed)
+        })
+    }
+
+    pub fn transfer(
+        &self,
+        input: Vec<u8>,
+        label: usize,
+        paths: Vec<Path>,
+        config: AttackConfig,
+    ) -> Task<TransferMatrix> {
+        self.submit("the transfer matrix", move |engine| {
+            engine.transfer(&input, label, &paths, &config)
+        })
+    }
+
+    pub fn compare(
+        &self,
+        input: Vec<u8>,
+        label: Option<usize>,
+        config: AttackConfig,
+        eot_paths: usize,
+        query_paths: usize,
+    ) -> Task<Comparison> {
+        self.submit("the comparison", move |engine| {
+            engine.compare(&input, label, &config, eot_paths, query_paths)
+        })
+    }
+
+    /// Queues `work`; a panic inside it (a GPU fault surfaces as one from inside burn) fails
+    /// that task with the panic's message and the worker goes on.
+    fn submit<T: Send + 'static>(
+        &self,
+        name: &'static str,
+        work: impl FnOnce(&mut Engine) -> Result<T, String> + Send + 'static,
+    ) -> Task<T> {
+        let (tx, result) = channel();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let job: Job = Box::new(move |engine| {
+            let started = Instant::now();
+            tracing::debug!(job = name, "job started");
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(engine)))
+                .unwrap_or_else(|panic| {
+                    let msg = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "unknown error".into());
+                    Err(format!("internal error in {name}: {msg}"))
+                });
+            tracing::info!(
+                job = name,
+                seconds = started.elapsed().as_secs_f64(),
+                failed = outcome.is_err(),
+                "job finished"
+            );
+            let _ = tx.send(outcome);
+        });
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        if self.jobs.send((job, cancel.clone())).is_err() {
+            // The thread is gone; the task reports it when polled.
+            self.pending.fetch_sub(1, Ordering::SeqCst);
         }
+        Task { result, cancel }
     }
 
     pub fn busy(&self) -> bool {
-        self.pending > 0
+        self.pending.load(Ordering::SeqCst) > 0
     }
 
     /// Asks the running job to stop at its next iteration.
     pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::SeqCst);
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .store(true, Ordering::SeqCst);
     }
 
     pub fn live(&self) -> Live {
         lock(&self.live).clone()
     }
-
-    /// Finished jobs since the last call, with their stamps.
-    pub fn poll(&mut self) -> Vec<(Stamp, Reply)> {
-        let replies: Vec<(Stamp, Reply)> = self.replies.try_iter().collect();
-        self.pending -= replies.len().min(self.pending);
-        replies
-    }
 }
 
 impl Drop for Worker {
     /// Closing the app in the middle of a job: the job stops at its next iteration and the
-    /// thread ends (its reply has nowhere to go), instead of computing on for nobody.
+    /// thread ends (its result has nowhere to go), instead of computing on for nobody.
     fn drop(&mut self) {
         self.cancel();
     }
@@ -264,43 +295,6 @@ impl Engine {
         self.model
             .as_ref()
             .ok_or_else(|| "no model is loaded".to_string())
-    }
-
-    fn run(&mut self, job: Job) -> Reply {
-        match job {
-            Job::LoadModel(source) => Reply::ModelLoaded(self.load(source)),
-            Job::Attack {
-                input,
-                label,
-                config,
-                query_paths,
-            } => Reply::Attack(
-                self.attack(&input, label, &config, query_paths, "attack")
-                    .map(|(result, iterates)| AttackRun { result, iterates }),
-            ),
-            Job::Ensemble {
-                clean,
-                adversarial,
-                paths,
-                seed,
-            } => Reply::Ensemble(self.ensemble(clean, adversarial, paths, seed)),
-            Job::Transfer {
-                input,
-                label,
-                paths,
-                config,
-            } => Reply::Transfer(self.transfer(&input, label, &paths, &config)),
-            Job::Compare {
-                input,
-                label,
-                config,
-                eot_paths,
-                query_paths,
-            } => Reply::Compare(
-                self.compare(&input, label, &config, eot_paths, query_paths)
-                    .map(Box::new),
-            ),
-        }
     }
 
     fn load(&mut self, source: ModelSource) -> Result<ModelInfo, String> {
@@ -465,14 +459,17 @@ mod tests {
     /// real GPU reach the engine as panics from inside burn, which this imitates.
     pub static DEVICE_LOSS_AT: AtomicUsize = AtomicUsize::new(0);
 
+    /// Jobs the compute threads of this process started (dropped tasks are not started).
+    pub static JOBS_RUN: AtomicUsize = AtomicUsize::new(0);
+
     /// The fault above reaches every worker in the process: one worker test at a time.
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-    fn next_reply(worker: &mut Worker) -> Reply {
+    fn wait<T>(mut task: Task<T>) -> Result<T, String> {
         let started = Instant::now();
         loop {
-            if let Some((_, reply)) = worker.poll().pop() {
-                return reply;
+            if let Some(result) = task.poll() {
+                return result;
             }
             assert!(started.elapsed() < Duration::from_secs(120), "no reply");
             std::thread::sleep(Duration::from_millis(10));
@@ -481,29 +478,23 @@ mod tests {
 
     /// A worker with an untrained ResNet-20 loaded.
     fn loaded_worker() -> Worker {
-        let mut worker = Worker::spawn("cpu".parse().unwrap(), || {});
-        worker.submit(1, Job::LoadModel(ModelSource::Untrained("resnet20".into())));
-        assert!(matches!(next_reply(&mut worker), Reply::ModelLoaded(Ok(_))));
+        let worker = Worker::spawn("cpu".parse().unwrap(), || {});
+        assert!(wait(worker.load_model(ModelSource::Untrained("resnet20".into()))).is_ok());
         worker
     }
 
     /// PGD with `steps` steps on a plain grey image.
-    fn attack(steps: usize) -> Job {
+    fn attack(worker: &Worker, steps: usize) -> Task<AttackRun> {
         let mut config = AttackConfig::preset(AttackKind::Pgd);
         config.steps = steps;
-        Job::Attack {
-            input: vec![100; IMAGE_LEN],
-            label: Some(3),
-            config,
-            query_paths: 8,
-        }
+        worker.attack(vec![100; IMAGE_LEN], Some(3), config, 8)
     }
 
     #[test]
     fn closing_during_an_attack_stops_the_compute_thread() {
         let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut worker = loaded_worker();
-        worker.submit(2, attack(100_000));
+        let worker = loaded_worker();
+        let _task = attack(&worker, 100_000);
         let started = Instant::now();
         while worker.live().done == 0 {
             assert!(started.elapsed() < Duration::from_secs(60), "never started");
@@ -525,26 +516,58 @@ mod tests {
     #[test]
     fn a_device_lost_mid_attack_fails_that_attack_and_the_worker_goes_on() {
         let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut worker = loaded_worker();
+        let worker = loaded_worker();
         DEVICE_LOSS_AT.store(3, Ordering::SeqCst);
-        worker.submit(2, attack(6));
-        match next_reply(&mut worker) {
-            Reply::Failed(msg) => {
-                assert!(
-                    msg.contains("the attack") && msg.contains("device lost"),
-                    "{msg}"
-                )
-            }
-            Reply::Attack(Err(e)) => panic!("the attack failed on its own: {e}"),
-            _ => panic!("the attack should have failed"),
+        match wait(attack(&worker, 6)) {
+            Err(msg) => assert!(
+                msg.contains("internal error in the attack") && msg.contains("device lost"),
+                "the attack should have failed with the fault, not on its own: {msg}"
+            ),
+            Ok(_) => panic!("the attack should have failed"),
         }
-        assert!(!worker.busy());
+        let settled = Instant::now();
+        while worker.busy() {
+            assert!(settled.elapsed() < Duration::from_secs(10), "still busy");
+            std::thread::sleep(Duration::from_millis(5));
+        }
         assert_eq!(worker.live().total, 0, "progress is cleared");
         // The model is still loaded and the next attack runs to the end.
-        worker.submit(3, attack(6));
-        match next_reply(&mut worker) {
-            Reply::Attack(Ok(run)) => assert_eq!(run.iterates.len(), run.result.trace.len()),
-            _ => panic!("the second attack should succeed"),
+        match wait(attack(&worker, 6)) {
+            Ok(run) => assert_eq!(run.iterates.len(), run.result.trace.len()),
+            Err(e) => panic!("the second attack should succeed: {e}"),
         }
+    }
+
+    #[test]
+    fn a_dropped_task_never_delivers_and_its_job_stops() {
+        let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+        let worker = loaded_worker();
+        // Queued behind a long attack, then dropped: it must not run at all.
+        let ran_before = JOBS_RUN.load(Ordering::SeqCst);
+        let long = attack(&worker, 100_000);
+        let queued = attack(&worker, 5);
+        drop(queued);
+        let started = Instant::now();
+        while worker.live().done == 0 {
+            assert!(started.elapsed() < Duration::from_secs(60), "never started");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Dropping the running task cancels it at its next iteration.
+        drop(long);
+        let dropped = Instant::now();
+        while worker.busy() {
+            assert!(
+                dropped.elapsed() < Duration::from_secs(10),
+                "the dropped attack ran on"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(
+            JOBS_RUN.load(Ordering::SeqCst) - ran_before,
+            1,
+            "only the long attack ran"
+        );
+        // The worker takes new work afterwards, and it delivers.
+        assert!(wait(attack(&worker, 2)).is_ok());
     }
 }
