@@ -10,7 +10,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
 use rna_lens::app::session::Action;
-use rna_lens::app::settings::View;
+use rna_lens::app::settings::Tab;
 use rna_lens::app::{AppOptions, RnaLensApp};
 use rna_lens::model::{Architecture, ModelConfig, RnaModel, file};
 
@@ -129,7 +129,7 @@ fn a_user_attacks_a_gallery_image_and_reads_the_result() {
 fn clicking_a_path_cell_pins_it_and_resampling_keeps_it() {
     let dir = scratch("paths");
     let mut opts = options(model_file(&dir));
-    opts.view = Some(View::Paths);
+    opts.view = Some(Tab::Paths);
     let mut h = harness(opts);
     wait_idle(&mut h);
     let before = h.state().path_view().path.clone().expect("a path");

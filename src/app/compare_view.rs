@@ -7,11 +7,25 @@ use crate::attack::image::ImageAttack;
 use crate::colormap::HeatmapParams;
 
 use super::result_view::{HeatmapStyle, heatmap_ui, trace_plots};
-use super::session::{Action, Session};
+use serde::{Deserialize, Serialize};
+
+use super::session::Action;
+use super::view::{View, ViewContext};
 use super::widgets::Textures;
 use super::worker::ModelInfo;
 
-pub struct CompareView;
+/// K of the EOT side.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CompareView {
+    pub eot_paths: usize,
+}
+
+impl Default for CompareView {
+    fn default() -> Self {
+        Self { eot_paths: 10 }
+    }
+}
 
 fn side_ui(
     ui: &mut Ui,
@@ -71,18 +85,25 @@ fn side_ui(
 }
 
 impl CompareView {
-    #[allow(clippy::too_many_arguments)]
-    pub fn ui(
-        &mut self,
-        ui: &mut Ui,
-        session: &Session,
-        eot_k: &mut usize,
-        params: &HeatmapParams,
-        gpu: bool,
-        busy: bool,
-        textures: &mut Textures,
-        actions: &mut Vec<Action>,
-    ) {
+    pub fn sanitize(&mut self) {
+        self.eot_paths = self.eot_paths.clamp(1, 64);
+    }
+}
+
+impl View for CompareView {
+    fn job(&self, ensemble_paths: usize) -> Action {
+        Action::RunCompare {
+            eot_paths: self.eot_paths,
+            query_paths: ensemble_paths,
+        }
+    }
+
+    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewContext<'_>) {
+        let (session, busy, gpu) = (cx.session, cx.busy, cx.gpu_heatmap);
+        let params: &HeatmapParams = cx.heatmap;
+        let query_paths = *cx.ensemble_paths;
+        let (textures, actions) = (&mut *cx.textures, &mut *cx.actions);
+        let eot_k = &mut self.eot_paths;
         let Some(model) = &session.model else {
             ui.label("No model loaded.");
             return;
@@ -103,7 +124,10 @@ impl CompareView {
                 )
                 .clicked()
             {
-                actions.push(Action::RunCompare);
+                actions.push(Action::RunCompare {
+                    eot_paths: *eot_k,
+                    query_paths,
+                });
             }
         });
         let Some(c) = &session.comparison else {

@@ -5,14 +5,19 @@ use egui_plot::{Bar, BarChart, Legend, Plot, PlotPoints, Points};
 
 use crate::ensemble::{EnsembleSummary, PathPrediction, summarize};
 
+use serde::{Deserialize, Serialize};
+
 use super::session::{Action, Session};
 use super::settings::MAX_ENSEMBLE_PATHS;
+use super::view::{View, ViewContext};
 use super::worker::EnsembleResult;
 
 const CLEAN: Color32 = Color32::from_rgb(66, 133, 244);
 const ADVERSARIAL: Color32 = Color32::from_rgb(219, 68, 55);
 
-pub struct EnsembleView;
+/// Stateless: the ensemble's size is shared (see [`ViewContext::ensemble_paths`]).
+#[derive(Default, Serialize, Deserialize)]
+pub struct EnsembleView {}
 
 /// (BN share, true-class confidence) of each path, in path order.
 pub fn scatter_points(
@@ -52,15 +57,16 @@ fn summary_ui(ui: &mut Ui, title: &str, s: &EnsembleSummary, names: &[String]) {
     }
 }
 
-impl EnsembleView {
-    pub fn ui(
-        &mut self,
-        ui: &mut Ui,
-        session: &Session,
-        paths: &mut usize,
-        busy: bool,
-        actions: &mut Vec<Action>,
-    ) {
+impl View for EnsembleView {
+    fn job(&self, ensemble_paths: usize) -> Action {
+        Action::QueryEnsemble {
+            paths: ensemble_paths,
+        }
+    }
+
+    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewContext<'_>) {
+        let (session, busy) = (cx.session, cx.busy);
+        let (paths, actions) = (&mut *cx.ensemble_paths, &mut *cx.actions);
         let Some(model) = &session.model else {
             ui.label("No model loaded.");
             return;
@@ -76,7 +82,7 @@ impl EnsembleView {
                 .on_hover_text("All paths in batched forward passes, on the clean and (after an attack) the adversarial image")
                 .clicked()
             {
-                actions.push(Action::QueryEnsemble);
+                actions.push(Action::QueryEnsemble { paths: *paths });
             }
         });
         let Some(result) = &session.ensemble else {

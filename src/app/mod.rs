@@ -12,6 +12,7 @@ pub mod session;
 pub mod settings;
 pub mod sidebar;
 pub mod transfer_view;
+pub mod view;
 pub mod widgets;
 pub mod worker;
 
@@ -29,16 +30,16 @@ use crate::device::DeviceChoice;
 use crate::model::file::write_atomically;
 
 use attack_panel::AttackPanel;
-use compare_view::CompareView;
-use ensemble_view::EnsembleView;
 use path_view::PathView;
-use result_view::ResultView;
 use session::{Action, CurrentImage, Session};
-use settings::{Settings, View};
+use settings::{Settings, Tab};
 use sidebar::{Gallery, ImagePanel, ModelPanel};
-use transfer_view::TransferView;
+use view::{ViewContext, Views};
 use widgets::Textures;
 use worker::{Live, ModelSource, Task, Worker};
+
+/// Where the views' knobs are stored, beside the settings under `eframe::APP_KEY`.
+const VIEWS_KEY: &str = "views";
 
 /// How the app starts; the command line fills this in.
 #[derive(Clone, Debug, Default)]
@@ -51,7 +52,7 @@ pub struct AppOptions {
     pub screenshot: Option<PathBuf>,
     /// Close after the screenshot (or once ready, without one).
     pub exit: bool,
-    pub view: Option<View>,
+    pub view: Option<Tab>,
     pub device: DeviceChoice,
     /// Print frame-time statistics at exit, repainting continuously to measure them.
     pub frame_stats: bool,
@@ -140,11 +141,7 @@ pub struct RnaLensApp {
     model_panel: ModelPanel,
     image_panel: ImagePanel,
     attack_panel: AttackPanel,
-    result_view: ResultView,
-    path_view: PathView,
-    ensemble_view: EnsembleView,
-    transfer_view: TransferView,
-    compare_view: CompareView,
+    views: Views,
     script: Script,
     frames: FrameStats,
     egui_ctx: egui::Context,
@@ -168,14 +165,21 @@ impl RnaLensApp {
             },
             None => (false, None),
         };
-        let settings = if options.fresh_settings {
-            Settings::default()
+        let (settings, mut views) = if options.fresh_settings {
+            (Settings::default(), Views::default())
         } else {
-            cc.storage
-                .and_then(|s| eframe::get_value::<Settings>(s, eframe::APP_KEY))
-                .unwrap_or_default()
-                .sanitized()
+            let settings = cc
+                .storage
+                .and_then(|s| eframe::get_value::<Settings>(s, eframe::APP_KEY));
+            let views = cc
+                .storage
+                .and_then(|s| eframe::get_value::<Views>(s, VIEWS_KEY));
+            (
+                settings.map(Settings::sanitized).unwrap_or_default(),
+                views.unwrap_or_default(),
+            )
         };
+        views.sanitize();
         let ctx = cc.egui_ctx.clone();
         let worker = Worker::spawn(options.device, move || ctx.request_repaint());
         let source = match (&options.model, &settings.model) {
@@ -198,11 +202,7 @@ impl RnaLensApp {
             model_panel: ModelPanel,
             image_panel: ImagePanel,
             attack_panel: AttackPanel,
-            result_view: ResultView::default(),
-            path_view: PathView::default(),
-            ensemble_view: EnsembleView,
-            transfer_view: TransferView,
-            compare_view: CompareView,
+            views,
             script: Script::WaitForModel,
             frames: FrameStats::default(),
             egui_ctx: cc.egui_ctx.clone(),
@@ -276,7 +276,7 @@ impl RnaLensApp {
     }
 
     pub fn path_view(&self) -> &PathView {
-        &self.path_view
+        &self.views.paths
     }
 
     fn error(&mut self, text: impl Into<String>) {
@@ -333,7 +333,7 @@ impl RnaLensApp {
             }
             Action::RunAttack => self.run_attack(),
             Action::Cancel => self.worker.cancel(),
-            Action::QueryEnsemble => {
+            Action::QueryEnsemble { paths } => {
                 if let Some(image) = &self.session.image {
                     let task = self.worker.ensemble(
                         image.input.clone(),
@@ -341,31 +341,34 @@ impl RnaLensApp {
                             .attack
                             .as_ref()
                             .map(|a| a.result.adversarial.clone()),
-                        self.settings.ensemble_paths,
+                        paths,
                         self.settings.attack.seed,
                     );
                     self.session.pending.ensemble = Some(task);
                 }
             }
-            Action::RunTransfer => self.run_transfer(),
-            Action::RunCompare => {
+            Action::RunTransfer { paths } => self.run_transfer(paths),
+            Action::RunCompare {
+                eot_paths,
+                query_paths,
+            } => {
                 if let Some(image) = &self.session.image {
                     let task = self.worker.compare(
                         image.input.clone(),
                         self.session.label(),
                         self.settings.attack.clone(),
-                        self.settings.compare_eot,
-                        self.settings.ensemble_paths,
+                        eot_paths,
+                        query_paths,
                     );
                     self.session.pending.comparison = Some(task);
                 }
             }
             Action::ShowPath(path) => {
-                self.path_view.show(path);
-                self.settings.view = View::Paths;
+                self.views.paths.show(path);
+                self.settings.view = Tab::Paths;
             }
             Action::ExportAdversarial => self.export_adversarial(),
-            Action::ExportHeatmap => self.export_heatmap(),
+            Action::ExportHeatmap { step } => self.export_heatmap(step),
             Action::ExportReport => self.export_report(),
         }
     }
@@ -373,7 +376,7 @@ impl RnaLensApp {
     fn set_image(&mut self, image: CurrentImage) {
         self.session.image = Some(image);
         self.session.clear_results();
-        self.result_view.step = None;
+        self.views.for_each(|v| v.results_changed());
         self.message = None;
     }
 
@@ -401,7 +404,7 @@ impl RnaLensApp {
         self.session.pending.attack = Some(task);
     }
 
-    fn run_transfer(&mut self) {
+    fn run_transfer(&mut self, k: usize) {
         let (Some(image), Some(model)) = (&self.session.image, &self.session.model) else {
             return;
         };
@@ -413,11 +416,8 @@ impl RnaLensApp {
             self.error("The transfer matrix needs the true label: pick a gallery image or run an attack first");
             return;
         };
-        let paths = crate::attack::transfer::transfer_paths(
-            &model.space,
-            self.settings.transfer_paths,
-            self.settings.attack.seed,
-        );
+        let paths =
+            crate::attack::transfer::transfer_paths(&model.space, k, self.settings.attack.seed);
         let task = self.worker.transfer(
             image.input.clone(),
             label,
@@ -446,7 +446,7 @@ impl RnaLensApp {
                 // The ensemble view's adversarial side belonged to the previous attack.
                 self.session.ensemble = None;
                 self.session.attack = Some(run);
-                self.result_view.step = None;
+                self.views.for_each(|v| v.results_changed());
             }
             Some(Err(e)) => self.error(format!("Attack failed: {e}")),
             None => {}
@@ -492,10 +492,11 @@ impl RnaLensApp {
                 {
                     self.settings.attack.target = None;
                 }
-                self.path_view.reset(&info.space);
+                self.views.for_each(|v| v.model_changed(&info.space));
                 self.info(format!("Loaded {}", info.source.describe()));
                 self.session.model = Some(info);
                 self.session.clear_results();
+                self.views.for_each(|v| v.results_changed());
             }
             Err(e) => {
                 let keep = if self.session.model.is_some() {
@@ -549,11 +550,13 @@ impl RnaLensApp {
         }
     }
 
-    fn export_heatmap(&mut self) {
+    /// The heatmap of replay step `step`, as the Attack view shows it.
+    fn export_heatmap(&mut self, step: usize) {
         let Some(run) = &self.session.attack else {
             return;
         };
-        let delta = run.result.delta();
+        let shown = run.iterates.get(step).unwrap_or(&run.result.adversarial);
+        let delta = crate::attack::image::delta_between(shown, &run.result.clean);
         let rgba =
             colormap::render_heatmap(&delta, &run.result.clean, 32, 32, 8, &self.settings.heatmap);
         if let Some(path) = save_dialog("heatmap.png", "png") {
@@ -627,7 +630,7 @@ impl RnaLensApp {
         }
         if r && let Some(model) = &self.session.model {
             let space = model.space.clone();
-            self.path_view.resample(&space);
+            self.views.paths.resample(&space);
         }
     }
 
@@ -643,14 +646,10 @@ impl RnaLensApp {
             Script::WaitForModel => Script::WaitForModel,
             Script::StartJob => {
                 if self.options.attack_on_start {
-                    let job = match self.settings.view {
-                        View::Attack | View::Paths => Action::RunAttack,
-                        View::Ensemble => Action::QueryEnsemble,
-                        View::Transfer => Action::RunTransfer,
-                        View::Compare => Action::RunCompare,
-                    };
+                    let paths = self.settings.ensemble_paths;
+                    let job = self.views.get(self.settings.view).job(paths);
                     // The ensemble and path views show clean and adversarial: attack first.
-                    if matches!(self.settings.view, View::Ensemble | View::Paths) {
+                    if matches!(self.settings.view, Tab::Ensemble | Tab::Paths) {
                         self.apply(Action::RunAttack);
                         return self.script_continue(ctx, Script::ThenEnsemble);
                     }
@@ -660,7 +659,9 @@ impl RnaLensApp {
             }
             Script::ThenEnsemble if self.worker.busy() => Script::ThenEnsemble,
             Script::ThenEnsemble => {
-                self.apply(Action::QueryEnsemble);
+                self.apply(Action::QueryEnsemble {
+                    paths: self.settings.ensemble_paths,
+                });
                 Script::WaitForJob
             }
             Script::WaitForJob if self.worker.busy() => Script::WaitForJob,
@@ -702,47 +703,22 @@ impl RnaLensApp {
     fn central_ui(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
         let busy = self.worker.busy();
         ui.horizontal(|ui| {
-            for view in View::ALL {
+            for view in Tab::ALL {
                 ui.selectable_value(&mut self.settings.view, view, view.name());
             }
         });
         ui.separator();
-        egui::ScrollArea::vertical().show(ui, |ui| match self.settings.view {
-            View::Attack => self.result_view.ui(
-                ui,
-                &self.session,
-                &mut self.settings.heatmap,
-                self.gpu_heatmap,
-                &mut self.textures,
-                actions,
-            ),
-            View::Paths => self.path_view.ui(ui, &self.session),
-            View::Ensemble => self.ensemble_view.ui(
-                ui,
-                &self.session,
-                &mut self.settings.ensemble_paths,
-                busy,
-                actions,
-            ),
-            View::Transfer => self.transfer_view.ui(
-                ui,
-                &self.session,
-                &mut self.settings.transfer_paths,
-                busy,
-                &mut self.textures,
-                actions,
-            ),
-            View::Compare => self.compare_view.ui(
-                ui,
-                &self.session,
-                &mut self.settings.compare_eot,
-                &self.settings.heatmap,
-                self.gpu_heatmap,
-                busy,
-                &mut self.textures,
-                actions,
-            ),
-        });
+        let mut cx = ViewContext {
+            session: &self.session,
+            heatmap: &mut self.settings.heatmap,
+            ensemble_paths: &mut self.settings.ensemble_paths,
+            gpu_heatmap: self.gpu_heatmap,
+            busy,
+            textures: &mut self.textures,
+            actions,
+        };
+        let view = self.views.get(self.settings.view);
+        egui::ScrollArea::vertical().show(ui, |ui| view.ui(ui, &mut cx));
     }
 }
 
@@ -861,6 +837,7 @@ impl eframe::App for RnaLensApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         if !self.options.fresh_settings {
             eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+            eframe::set_value(storage, VIEWS_KEY, &self.views);
         }
     }
 

@@ -6,7 +6,8 @@ use egui::{Color32, RichText, Sense, Stroke, Ui, Vec2};
 use crate::model::{Path, PathMix, PathSpace};
 use crate::rng::SeededRng;
 
-use super::session::Session;
+use super::session::Action;
+use super::view::{View, ViewContext};
 use super::widgets::norm_colour;
 
 pub struct PathView {
@@ -59,8 +60,19 @@ impl PathView {
     pub fn show(&mut self, path: Path) {
         self.path = Some(path);
     }
+}
 
-    pub fn ui(&mut self, ui: &mut Ui, session: &Session) {
+impl View for PathView {
+    fn job(&self, _ensemble_paths: usize) -> Action {
+        Action::RunAttack
+    }
+
+    fn model_changed(&mut self, space: &PathSpace) {
+        self.reset(space);
+    }
+
+    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewContext<'_>) {
+        let session = cx.session;
         let Some(model) = &session.model else {
             ui.label("No model loaded.");
             return;

@@ -10,15 +10,19 @@ use crate::attack::image::{amplified, delta_between};
 use crate::colormap::{self, Colormap, HeatmapMode, HeatmapParams};
 
 use super::heatmap::{HeatmapCallback, HeatmapInput, heatmap_shape};
-use super::session::{Action, AttackRun, Session};
+use serde::{Deserialize, Serialize};
+
+use super::session::{Action, AttackRun};
+use super::view::{View, ViewContext};
 use super::widgets::{Textures, mean_probabilities, top_k_bars};
 
 const IMAGE_SIDE: f32 = 176.0;
 
-/// The replay position and how the heatmap is drawn.
-#[derive(Default)]
+/// The replay position (not persisted: it belongs to one attack).
+#[derive(Default, Serialize, Deserialize)]
 pub struct ResultView {
     /// Trace entry shown; `None` follows the result (the last entry).
+    #[serde(skip)]
     pub step: Option<usize>,
 }
 
@@ -155,16 +159,19 @@ pub fn pixel_scale(result: &crate::attack::image::ImageAttack) -> f32 {
     }
 }
 
-impl ResultView {
-    pub fn ui(
-        &mut self,
-        ui: &mut Ui,
-        session: &Session,
-        params: &mut HeatmapParams,
-        gpu: bool,
-        textures: &mut Textures,
-        actions: &mut Vec<Action>,
-    ) {
+impl View for ResultView {
+    fn job(&self, _ensemble_paths: usize) -> Action {
+        Action::RunAttack
+    }
+
+    fn results_changed(&mut self) {
+        self.step = None;
+    }
+
+    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewContext<'_>) {
+        let (session, gpu) = (cx.session, cx.gpu_heatmap);
+        let params = &mut *cx.heatmap;
+        let (textures, actions) = (&mut *cx.textures, &mut *cx.actions);
         let (Some(model), Some(run)) = (&session.model, &session.attack) else {
             ui.label("Pick an image and press Run (or Space) to attack it.");
             return;
@@ -318,7 +325,7 @@ impl ResultView {
                     actions.push(Action::ExportAdversarial);
                 }
                 if ui.button("Save heatmap PNG…").clicked() {
-                    actions.push(Action::ExportHeatmap);
+                    actions.push(Action::ExportHeatmap { step });
                 }
                 if ui.button("Save report JSON…").clicked() {
                     actions.push(Action::ExportReport);

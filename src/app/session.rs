@@ -120,12 +120,22 @@ pub enum Action {
     SelectSample(usize),
     RunAttack,
     Cancel,
-    QueryEnsemble,
-    RunTransfer,
-    RunCompare,
+    QueryEnsemble {
+        paths: usize,
+    },
+    RunTransfer {
+        paths: usize,
+    },
+    RunCompare {
+        eot_paths: usize,
+        query_paths: usize,
+    },
     /// Show this path in the path view.
     ShowPath(Path),
     ExportAdversarial,
-    ExportHeatmap,
+    /// The heatmap of the replay step on screen.
+    ExportHeatmap {
+        step: usize,
+    },
     ExportReport,
 }

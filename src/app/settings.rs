@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::attack::{AttackConfig, AttackKind, PathPolicy};
 use crate::colormap::HeatmapParams;
 
-/// The central views.
+/// The central views' tabs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum View {
+pub enum Tab {
     #[default]
     Attack,
     Paths,
@@ -18,30 +18,30 @@ pub enum View {
     Compare,
 }
 
-impl View {
-    pub const ALL: [View; 5] = [
-        View::Attack,
-        View::Paths,
-        View::Ensemble,
-        View::Transfer,
-        View::Compare,
+impl Tab {
+    pub const ALL: [Tab; 5] = [
+        Tab::Attack,
+        Tab::Paths,
+        Tab::Ensemble,
+        Tab::Transfer,
+        Tab::Compare,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
-            View::Attack => "Attack",
-            View::Paths => "Paths",
-            View::Ensemble => "Ensemble",
-            View::Transfer => "Transfer",
-            View::Compare => "Compare",
+            Tab::Attack => "Attack",
+            Tab::Paths => "Paths",
+            Tab::Ensemble => "Ensemble",
+            Tab::Transfer => "Transfer",
+            Tab::Compare => "Compare",
         }
     }
 }
 
-impl std::str::FromStr for View {
+impl std::str::FromStr for Tab {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        View::ALL
+        Tab::ALL
             .into_iter()
             .find(|v| v.name().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| {
@@ -57,11 +57,7 @@ pub struct Settings {
     pub heatmap: HeatmapParams,
     /// Paths of the ensemble query (the default 256, at most 4,096).
     pub ensemble_paths: usize,
-    /// K of the K×K transfer matrix (at most 16).
-    pub transfer_paths: usize,
-    /// K of the EOT side of compare mode.
-    pub compare_eot: usize,
-    pub view: View,
+    pub view: Tab,
     /// The model last opened: a file's path, or a shipped model's file name (see
     /// [`crate::assets::ModelSource::remembered`]); the default shipped model when absent.
     pub model: Option<PathBuf>,
@@ -76,9 +72,7 @@ impl Default for Settings {
             attack: paper_protocol(),
             heatmap: HeatmapParams::default(),
             ensemble_paths: 256,
-            transfer_paths: 8,
-            compare_eot: 10,
-            view: View::Attack,
+            view: Tab::Attack,
             model: None,
         }
     }
@@ -100,8 +94,6 @@ impl Settings {
     /// Brings values from an older or edited store back into range.
     pub fn sanitized(mut self) -> Self {
         self.ensemble_paths = self.ensemble_paths.clamp(1, MAX_ENSEMBLE_PATHS);
-        self.transfer_paths = self.transfer_paths.clamp(2, MAX_TRANSFER_PATHS);
-        self.compare_eot = self.compare_eot.clamp(1, 64);
         if self.attack.validate(usize::MAX).is_err() {
             self.attack = paper_protocol();
         }
@@ -139,10 +131,12 @@ mod tests {
     fn stale_or_edited_settings_come_back_into_range() {
         let mut s = Settings {
             ensemble_paths: 0,
-            transfer_paths: 99,
-            compare_eot: 0,
             ..Settings::default()
         };
+        let mut views = crate::app::view::Views::default();
+        views.transfer.paths = 99;
+        views.compare.eot_paths = 0;
+        views.sanitize();
         s.attack.eps = f64::NAN;
         s.heatmap.amplification = 0.0;
         s.heatmap.opacity = f32::NAN;
@@ -150,8 +144,8 @@ mod tests {
         s.heatmap.mode = HeatmapMode::Channel(7);
         let s = s.sanitized();
         assert_eq!(s.ensemble_paths, 1);
-        assert_eq!(s.transfer_paths, MAX_TRANSFER_PATHS);
-        assert_eq!(s.compare_eot, 1);
+        assert_eq!(views.transfer.paths, MAX_TRANSFER_PATHS);
+        assert_eq!(views.compare.eot_paths, 1);
         assert_eq!(s.attack, paper_protocol());
         assert_eq!(s.heatmap.amplification, 1.0);
         assert_eq!(s.heatmap.opacity, 1.0);

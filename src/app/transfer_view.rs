@@ -4,11 +4,24 @@ use egui::{Color32, RichText, Sense, Ui, Vec2};
 
 use crate::colormap::{Colormap, colormap_rgb};
 
-use super::session::{Action, Session};
-use super::settings::MAX_TRANSFER_PATHS;
-use super::widgets::Textures;
+use serde::{Deserialize, Serialize};
 
-pub struct TransferView;
+use super::session::Action;
+use super::settings::MAX_TRANSFER_PATHS;
+use super::view::{View, ViewContext};
+
+/// K, the number of paths of the K×K matrix.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TransferView {
+    pub paths: usize,
+}
+
+impl Default for TransferView {
+    fn default() -> Self {
+        Self { paths: 8 }
+    }
+}
 
 fn cell_colour(success: f64) -> Color32 {
     let [r, g, b] = colormap_rgb(Colormap::Magma, success as f32);
@@ -16,15 +29,20 @@ fn cell_colour(success: f64) -> Color32 {
 }
 
 impl TransferView {
-    pub fn ui(
-        &mut self,
-        ui: &mut Ui,
-        session: &Session,
-        k: &mut usize,
-        busy: bool,
-        textures: &mut Textures,
-        actions: &mut Vec<Action>,
-    ) {
+    pub fn sanitize(&mut self) {
+        self.paths = self.paths.clamp(2, MAX_TRANSFER_PATHS);
+    }
+}
+
+impl View for TransferView {
+    fn job(&self, _ensemble_paths: usize) -> Action {
+        Action::RunTransfer { paths: self.paths }
+    }
+
+    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewContext<'_>) {
+        let (session, busy) = (cx.session, cx.busy);
+        let (textures, actions) = (&mut *cx.textures, &mut *cx.actions);
+        let k = &mut self.paths;
         if session.model.is_none() {
             ui.label("No model loaded.");
             return;
@@ -45,7 +63,7 @@ impl TransferView {
                 )
                 .clicked()
             {
-                actions.push(Action::RunTransfer);
+                actions.push(Action::RunTransfer { paths: *k });
             }
         });
         let Some(matrix) = &session.transfer else {

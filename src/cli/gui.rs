@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use rna_lens::app::settings::View;
+use rna_lens::app::settings::Tab;
 use rna_lens::app::{AppOptions, run};
 
 #[derive(Args, Default)]
@@ -15,7 +15,7 @@ pub struct GuiArgs {
     image: Option<PathBuf>,
     /// View to show: attack, paths, ensemble, transfer or compare.
     #[arg(long)]
-    view: Option<View>,
+    view: Option<Tab>,
     /// Once the model is loaded, run the view's job (attack, ensemble, transfer, comparison).
     #[arg(long)]
     attack_on_start: bool,

@@ -1,0 +1,82 @@
+//! The central views behind one trait. Each view owns and persists its own knobs, reads the
+//! session, and asks for work through [`Action`]s: no view reaches into another, and the app
+//! talks to a view only through this trait and the view's own public methods.
+
+use egui::Ui;
+use serde::{Deserialize, Serialize};
+
+use crate::colormap::HeatmapParams;
+use crate::model::PathSpace;
+
+use super::compare_view::CompareView;
+use super::ensemble_view::EnsembleView;
+use super::path_view::PathView;
+use super::result_view::ResultView;
+use super::session::{Action, Session};
+use super::settings::Tab;
+use super::transfer_view::TransferView;
+use super::widgets::Textures;
+
+/// What a view may read and change while it draws.
+pub struct ViewContext<'a> {
+    pub session: &'a Session,
+    /// How heatmaps look, wherever they are drawn (the Attack and Compare views).
+    pub heatmap: &'a mut HeatmapParams,
+    /// The ensemble's size: the Ensemble view sets it, attacks report their ensemble with it.
+    pub ensemble_paths: &'a mut usize,
+    /// Heatmaps are drawn by the WGSL shader (else by the CPU colormap).
+    pub gpu_heatmap: bool,
+    /// The compute thread is working: Run buttons are disabled.
+    pub busy: bool,
+    pub textures: &'a mut Textures,
+    pub actions: &'a mut Vec<Action>,
+}
+
+pub trait View {
+    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewContext<'_>);
+
+    /// The action the view's Run button pushes (for `--attack-on-start`).
+    fn job(&self, ensemble_paths: usize) -> Action;
+
+    /// A model was loaded: fit whatever depends on its path space.
+    fn model_changed(&mut self, _space: &PathSpace) {}
+
+    /// The session's results were replaced or cleared (new image, model or attack).
+    fn results_changed(&mut self) {}
+}
+
+/// All central views; the knobs of each persist with the app's settings.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Views {
+    pub attack: ResultView,
+    #[serde(skip)]
+    pub paths: PathView,
+    pub ensemble: EnsembleView,
+    pub transfer: TransferView,
+    pub compare: CompareView,
+}
+
+impl Views {
+    pub fn get(&mut self, tab: Tab) -> &mut dyn View {
+        match tab {
+            Tab::Attack => &mut self.attack,
+            Tab::Paths => &mut self.paths,
+            Tab::Ensemble => &mut self.ensemble,
+            Tab::Transfer => &mut self.transfer,
+            Tab::Compare => &mut self.compare,
+        }
+    }
+
+    pub fn for_each(&mut self, mut f: impl FnMut(&mut dyn View)) {
+        for tab in Tab::ALL {
+            f(self.get(tab));
+        }
+    }
+
+    /// Brings values from an older or edited store back into range.
+    pub fn sanitize(&mut self) {
+        self.transfer.sanitize();
+        self.compare.sanitize();
+    }
+}
