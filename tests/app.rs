@@ -399,3 +399,209 @@ fn dropping_a_file_on_the_window_opens_it_and_a_bad_one_is_refused() {
     assert!(h.state().message().unwrap().contains("empty.png"));
     assert_eq!(h.state().session().image.as_ref().unwrap().input, before);
 }
+
+/// The command-line tool on the same files, for the app/CLI equivalence tests.
+fn cli(args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rna-lens"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// As the CLI prints it: JSON text, read back (f32 values print in their shortest form).
+fn as_printed<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::from_str(&serde_json::to_string(value).unwrap()).unwrap()
+}
+
+/// PGD-3 with seed 5 in the app, as `--attack pgd --steps 3 --seed 5` on the command line.
+fn short_attack(h: &mut Harness<'_, RnaLensApp>) {
+    let attack = &mut h.state_mut().settings_mut().attack;
+    attack.steps = 3;
+    attack.seed = 5;
+}
+
+const SAMPLE_0: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/assets/samples/cifar10_00_3.png"
+);
+
+#[test]
+fn the_app_and_the_cli_write_the_same_attack_report() {
+    let (dir, mut h) = ready("same-report");
+    short_attack(&mut h);
+    h.state_mut()
+        .apply(Action::LoadImage(PathBuf::from(SAMPLE_0)));
+    wait_idle(&mut h);
+    h.state_mut().apply(Action::RunAttack);
+    wait_idle(&mut h);
+    let mut app = as_printed(&h.state().report().expect("the app has a report"));
+
+    let model = dir.join("model.safetensors");
+    let out = dir.join("cli-attack");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_rna-lens"))
+        .args(["attack", "--device", "cpu", "--model"])
+        .arg(&model)
+        .args([
+            "--image", SAMPLE_0, "--attack", "pgd", "--steps", "3", "--seed", "5",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let mut cli: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    // Where it ran and what the files are called may differ; everything computed may not.
+    for report in [&mut app, &mut cli] {
+        let object = report.as_object_mut().unwrap();
+        for key in ["image", "model", "device"] {
+            object.remove(key);
+        }
+    }
+    assert_eq!(app, cli);
+}
+
+#[test]
+fn the_app_and_the_cli_give_the_same_ensemble() {
+    let (dir, mut h) = ready("same-ensemble");
+    h.state_mut().settings_mut().attack.seed = 5;
+    h.state_mut().apply(Action::SelectSample(0));
+    h.state_mut().apply(Action::QueryEnsemble { paths: 64 });
+    wait_idle(&mut h);
+    let model = dir.join("model.safetensors");
+    let cli = cli(&[
+        "predict",
+        "--device",
+        "cpu",
+        "--model",
+        model.to_str().unwrap(),
+        "--sample",
+        "0",
+        "--paths",
+        "64",
+        "--seed",
+        "5",
+        "--json",
+    ]);
+    let cli = cli["paths"].as_array().unwrap();
+    let app = &h.state().session().ensemble.as_ref().unwrap().clean;
+    assert_eq!(app.len(), cli.len());
+    for (a, c) in app.iter().zip(cli) {
+        assert_eq!(c["path"], a.path.as_str());
+        assert_eq!(c["label"], a.label);
+        // `predict --json` prints f32 probabilities widened to f64: narrow them back.
+        let probabilities: Vec<f32> = c["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_f64().unwrap() as f32)
+            .collect();
+        assert_eq!(probabilities, a.probabilities, "{}", a.path);
+    }
+}
+
+#[test]
+fn the_app_and_the_cli_give_the_same_transfer_matrix() {
+    let (dir, mut h) = ready("same-transfer");
+    short_attack(&mut h);
+    h.state_mut().apply(Action::SelectSample(0));
+    h.state_mut().apply(Action::RunTransfer { paths: 4 });
+    wait_idle(&mut h);
+    let app = as_printed(h.state().session().transfer.as_ref().unwrap());
+
+    // The same image as a one-image test split, with its gallery label.
+    let data = dir.join("one-image");
+    std::fs::create_dir_all(&data).unwrap();
+    let image = rna_lens::data::preprocess::load_image(std::path::Path::new(SAMPLE_0)).unwrap();
+    let set = rna_lens::data::ImageSet {
+        pixels: image.input,
+        labels: vec![3],
+        class_names: Vec::new(),
+    };
+    rna_lens::data::cifar::write_cifar_binary(&data.join("test_batch.bin"), &set).unwrap();
+    let model = dir.join("model.safetensors");
+    let cli = cli(&[
+        "transfer",
+        "--device",
+        "cpu",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--paths",
+        "4",
+        "--attack",
+        "pgd",
+        "--steps",
+        "3",
+        "--seed",
+        "5",
+        "--json",
+    ]);
+    assert_eq!(app, cli);
+}
+
+#[test]
+fn a_result_for_a_cleared_slot_never_arrives() {
+    let (_, mut h) = ready("cleared-slot");
+    h.state_mut().settings_mut().attack.steps = 1000;
+    h.state_mut().apply(Action::RunAttack);
+    let start = Instant::now();
+    while !h.state().is_busy() {
+        h.step();
+        assert!(start.elapsed() < Duration::from_secs(30), "never started");
+    }
+    // Another image clears the results and drops the attack's task: it stops, and its result,
+    // computed for the old image, is never shown.
+    h.state_mut().apply(Action::SelectSample(1));
+    wait_idle(&mut h);
+    for _ in 0..10 {
+        h.step();
+    }
+    assert!(h.state().session().attack.is_none());
+    assert_eq!(
+        h.state().session().image.as_ref().unwrap().name,
+        "cifar10_01_8.png"
+    );
+    assert_ne!(h.state().message(), Some("Attack cancelled"));
+}
+
+#[test]
+fn the_saved_heatmap_is_the_replay_step_on_screen() {
+    use rna_lens::app::export::Export;
+    let (dir, mut h) = ready("heatmap-step");
+    short_attack(&mut h);
+    h.state_mut().apply(Action::RunAttack);
+    wait_idle(&mut h);
+    let (first, last) = (dir.join("step0.png"), dir.join("last.png"));
+    h.state().save(Export::Heatmap { step: 0 }, &first).unwrap();
+    h.state().save(Export::Heatmap { step: 3 }, &last).unwrap();
+    let decode = |p: &std::path::Path| image::open(p).unwrap().into_rgba8().into_raw();
+    let params = h.state_mut().settings_mut().heatmap;
+    let run = h.state().session().attack.as_ref().unwrap();
+    assert_eq!(run.iterates.len(), 4, "three steps and the start");
+    // The heatmap of iterate 0 drawn here, independently of the export, at 8× scale.
+    let delta: Vec<f32> = run.iterates[0]
+        .iter()
+        .zip(&run.result.clean)
+        .map(|(&a, &c)| (f32::from(a) - f32::from(c)) / 255.0)
+        .collect();
+    let expected =
+        rna_lens::colormap::render_heatmap(&delta, &run.result.clean, 32, 32, 8, &params);
+    assert_eq!(decode(&first), expected);
+    assert_ne!(
+        decode(&first),
+        decode(&last),
+        "the first iterate is not the result"
+    );
+}

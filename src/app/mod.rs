@@ -5,9 +5,12 @@
 pub mod attack_panel;
 pub mod compare_view;
 pub mod ensemble_view;
+pub mod export;
+mod frames;
 pub mod heatmap;
 pub mod path_view;
 pub mod result_view;
+mod script;
 pub mod session;
 pub mod settings;
 pub mod sidebar;
@@ -19,18 +22,17 @@ pub mod worker;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use egui::{Key, RichText, Ui};
 
-use crate::attack::image::ReportContext;
-use crate::colormap;
-use crate::data::preprocess::{decode_image, load_image, save_png, write_png};
+use crate::data::preprocess::{decode_image, load_image};
 use crate::device::DeviceChoice;
-use crate::model::file::write_atomically;
 
 use attack_panel::AttackPanel;
+use frames::FrameStats;
 use path_view::PathView;
+use script::Script;
 use session::{Action, CurrentImage, Session};
 use settings::{Settings, Tab};
 use sidebar::{Gallery, ImagePanel, ModelPanel};
@@ -66,65 +68,6 @@ pub struct AppOptions {
 struct Message {
     text: String,
     error: bool,
-}
-
-/// Progress through `--attack-on-start`, `--screenshot` and `--exit`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Script {
-    WaitForModel,
-    StartJob,
-    /// An attack is running; query the ensemble when it ends.
-    ThenEnsemble,
-    WaitForJob,
-    Settle(u32),
-    Done,
-}
-
-/// Frame intervals (what the user sees) and the part of each frame spent building the UI (the
-/// rest is rendering and waiting), split by whether the worker was computing.
-#[derive(Default)]
-struct FrameStats {
-    last: Option<Instant>,
-    busy: Vec<Duration>,
-    idle: Vec<Duration>,
-    build: Vec<Duration>,
-}
-
-impl FrameStats {
-    fn tick(&mut self, busy: bool) {
-        let now = Instant::now();
-        if let Some(last) = self.last.replace(now) {
-            let bucket = if busy { &mut self.busy } else { &mut self.idle };
-            bucket.push(now - last);
-        }
-    }
-
-    fn built(&mut self, started: Instant) {
-        self.build.push(started.elapsed());
-    }
-
-    fn report(&self) -> String {
-        let line = |name: &str, v: &[Duration]| {
-            if v.is_empty() {
-                return format!("{name}: no frames");
-            }
-            let mut ms: Vec<f64> = v.iter().map(|d| d.as_secs_f64() * 1e3).collect();
-            ms.sort_by(f64::total_cmp);
-            let mean = ms.iter().sum::<f64>() / ms.len() as f64;
-            let p95 = ms[(ms.len() * 95 / 100).min(ms.len() - 1)];
-            format!(
-                "{name}: {} frames, mean {mean:.1} ms ({:.0} fps), p95 {p95:.1} ms",
-                ms.len(),
-                1e3 / mean
-            )
-        };
-        format!(
-            "frame times — {}; {}; UI build — {}",
-            line("while computing", &self.busy),
-            line("idle", &self.idle),
-            line("all", &self.build)
-        )
-    }
 }
 
 pub struct RnaLensApp {
@@ -367,9 +310,7 @@ impl RnaLensApp {
                 self.views.paths.show(path);
                 self.settings.view = Tab::Paths;
             }
-            Action::ExportAdversarial => self.export_adversarial(),
-            Action::ExportHeatmap { step } => self.export_heatmap(step),
-            Action::ExportReport => self.export_report(),
+            Action::Export(what) => self.export(what),
         }
     }
 
@@ -533,68 +474,6 @@ impl RnaLensApp {
         }
     }
 
-    fn scripted(&self) -> bool {
-        self.options.attack_on_start || self.options.screenshot.is_some() || self.options.exit
-    }
-
-    fn export_adversarial(&mut self) {
-        let Some(run) = &self.session.attack else {
-            return;
-        };
-        let bytes = run.result.adversarial.clone();
-        if let Some(path) = save_dialog("adversarial.png", "png") {
-            match save_png(&bytes, &path) {
-                Ok(()) => self.info(format!("Saved {}", path.display())),
-                Err(e) => self.error(format!("{}: {e}", path.display())),
-            }
-        }
-    }
-
-    /// The heatmap of replay step `step`, as the Attack view shows it.
-    fn export_heatmap(&mut self, step: usize) {
-        let Some(run) = &self.session.attack else {
-            return;
-        };
-        let shown = run.iterates.get(step).unwrap_or(&run.result.adversarial);
-        let delta = crate::attack::image::delta_between(shown, &run.result.clean);
-        let rgba =
-            colormap::render_heatmap(&delta, &run.result.clean, 32, 32, 8, &self.settings.heatmap);
-        if let Some(path) = save_dialog("heatmap.png", "png") {
-            let result = image::RgbaImage::from_raw(256, 256, rgba)
-                .ok_or_else(|| "heatmap buffer has the wrong size".to_string())
-                .and_then(|img| {
-                    write_png(&image::DynamicImage::ImageRgba8(img), &path)
-                        .map_err(|e| e.to_string())
-                });
-            match result {
-                Ok(()) => self.info(format!("Saved {}", path.display())),
-                Err(e) => self.error(format!("{}: {e}", path.display())),
-            }
-        }
-    }
-
-    /// The report `rna-lens attack` writes, for the current result.
-    pub fn report(&self) -> Option<serde_json::Value> {
-        let run = self.session.attack.as_ref()?;
-        let model = self.session.model.as_ref()?;
-        let image = self.session.image.as_ref()?;
-        // The report needs the engine's model description only; rebuild it from the info.
-        Some(report_json(&run.result, model, image))
-    }
-
-    fn export_report(&mut self) {
-        let Some(report) = self.report() else {
-            return;
-        };
-        if let Some(path) = save_dialog("report.json", "json") {
-            let text = serde_json::to_string_pretty(&report).unwrap_or_default();
-            match write_atomically(&path, text.as_bytes()) {
-                Ok(()) => self.info(format!("Saved {}", path.display())),
-                Err(e) => self.error(format!("{}: {e}", path.display())),
-            }
-        }
-    }
-
     fn handle_dropped_files(&mut self, ctx: &egui::Context) {
         let dropped = ctx.input(|i| i.raw.dropped_files.clone());
         if let Some(file) = dropped.into_iter().next() {
@@ -634,72 +513,6 @@ impl RnaLensApp {
         }
     }
 
-    /// Steps `--attack-on-start`, `--screenshot` and `--exit`.
-    fn run_script(&mut self, ctx: &egui::Context) {
-        if !self.scripted() {
-            return;
-        }
-        self.script = match self.script {
-            Script::WaitForModel if self.session.model.is_some() && !self.worker.busy() => {
-                Script::StartJob
-            }
-            Script::WaitForModel => Script::WaitForModel,
-            Script::StartJob => {
-                if self.options.attack_on_start {
-                    let paths = self.settings.ensemble_paths;
-                    let job = self.views.get(self.settings.view).job(paths);
-                    // The ensemble and path views show clean and adversarial: attack first.
-                    if matches!(self.settings.view, Tab::Ensemble | Tab::Paths) {
-                        self.apply(Action::RunAttack);
-                        return self.script_continue(ctx, Script::ThenEnsemble);
-                    }
-                    self.apply(job);
-                }
-                Script::WaitForJob
-            }
-            Script::ThenEnsemble if self.worker.busy() => Script::ThenEnsemble,
-            Script::ThenEnsemble => {
-                self.apply(Action::QueryEnsemble {
-                    paths: self.settings.ensemble_paths,
-                });
-                Script::WaitForJob
-            }
-            Script::WaitForJob if self.worker.busy() => Script::WaitForJob,
-            Script::WaitForJob => Script::Settle(5),
-            Script::Settle(0) => {
-                match self.options.screenshot.clone() {
-                    Some(path) => {
-                        let exit = self.options.exit;
-                        let ctx2 = ctx.clone();
-                        ctx.request_screenshot(move |image| {
-                            match save_screenshot(&image, &path) {
-                                Ok(()) => eprintln!("screenshot saved to {}", path.display()),
-                                Err(e) => eprintln!("error: screenshot {}: {e}", path.display()),
-                            }
-                            if exit {
-                                ctx2.send_viewport_cmd(egui::ViewportCommand::Close);
-                            }
-                            ctx2.request_repaint();
-                        });
-                    }
-                    None if self.options.exit => {
-                        ctx.send_viewport_cmd(egui::ViewportCommand::Close)
-                    }
-                    None => {}
-                }
-                Script::Done
-            }
-            Script::Settle(n) => Script::Settle(n - 1),
-            Script::Done => Script::Done,
-        };
-        ctx.request_repaint();
-    }
-
-    fn script_continue(&mut self, ctx: &egui::Context, next: Script) {
-        self.script = next;
-        ctx.request_repaint();
-    }
-
     fn central_ui(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
         let busy = self.worker.busy();
         ui.horizontal(|ui| {
@@ -727,38 +540,6 @@ fn finished<T>(slot: &mut Option<Task<T>>) -> Option<Result<T, String>> {
     let result = slot.as_mut()?.poll()?;
     *slot = None;
     Some(result)
-}
-
-fn save_screenshot(image: &egui::ColorImage, path: &std::path::Path) -> Result<(), String> {
-    let [w, h] = image.size;
-    let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
-    let image = image::RgbaImage::from_raw(w as u32, h as u32, bytes)
-        .ok_or_else(|| "bad screenshot buffer".to_string())?;
-    write_png(&image::DynamicImage::ImageRgba8(image), path).map_err(|e| e.to_string())
-}
-
-fn save_dialog(name: &str, extension: &str) -> Option<PathBuf> {
-    rfd::FileDialog::new()
-        .set_file_name(name)
-        .add_filter(extension, &[extension])
-        .save_file()
-}
-
-/// The CLI's `report.json` for an attack shown in the app.
-fn report_json(
-    result: &crate::attack::image::ImageAttack,
-    model: &worker::ModelInfo,
-    image: &CurrentImage,
-) -> serde_json::Value {
-    let context = ReportContext {
-        image: &image
-            .path
-            .as_ref()
-            .map_or_else(|| image.name.clone(), |p| p.display().to_string()),
-        model: &model.source.describe(),
-        device: &model.device,
-    };
-    result.report(&model.config, &model.space, &context)
 }
 
 impl eframe::App for RnaLensApp {

@@ -12,6 +12,7 @@ use crate::colormap::{self, Colormap, HeatmapMode, HeatmapParams};
 use super::heatmap::{HeatmapCallback, HeatmapInput, heatmap_shape};
 use serde::{Deserialize, Serialize};
 
+use super::export::Export;
 use super::session::{Action, AttackRun};
 use super::view::{View, ViewContext};
 use super::widgets::{Textures, mean_probabilities, top_k_bars};
@@ -322,13 +323,13 @@ impl View for ResultView {
             );
             ui.horizontal_wrapped(|ui| {
                 if ui.button("Save adversarial PNG…").clicked() {
-                    actions.push(Action::ExportAdversarial);
+                    actions.push(Action::Export(Export::Adversarial));
                 }
                 if ui.button("Save heatmap PNG…").clicked() {
-                    actions.push(Action::ExportHeatmap { step });
+                    actions.push(Action::Export(Export::Heatmap { step }));
                 }
                 if ui.button("Save report JSON…").clicked() {
-                    actions.push(Action::ExportReport);
+                    actions.push(Action::Export(Export::Report));
                 }
             });
         });

@@ -132,10 +132,5 @@ pub enum Action {
     },
     /// Show this path in the path view.
     ShowPath(Path),
-    ExportAdversarial,
-    /// The heatmap of the replay step on screen.
-    ExportHeatmap {
-        step: usize,
-    },
-    ExportReport,
+    Export(super::export::Export),
 }
