@@ -8,25 +8,26 @@ pub mod ensemble_view;
 pub mod export;
 mod frames;
 pub mod heatmap;
+mod images;
 pub mod path_view;
 pub mod result_view;
 mod script;
 pub mod session;
 pub mod settings;
 pub mod sidebar;
+mod tasks;
 pub mod transfer_view;
 pub mod view;
 pub mod widgets;
 pub mod worker;
 
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use egui::{Key, RichText, Ui};
 
-use crate::data::preprocess::{decode_image, load_image};
 use crate::device::DeviceChoice;
 
 use attack_panel::AttackPanel;
@@ -38,7 +39,7 @@ use settings::{Settings, Tab};
 use sidebar::{Gallery, ImagePanel, ModelPanel};
 use view::{ViewContext, Views};
 use widgets::Textures;
-use worker::{Live, ModelSource, Task, Worker};
+use worker::{Live, ModelSource, Worker};
 
 /// Where the views' knobs are stored, beside the settings under `eframe::APP_KEY`.
 const VIEWS_KEY: &str = "views";
@@ -176,41 +177,6 @@ impl RnaLensApp {
     /// Whether anything is computing or loading.
     pub fn is_busy(&self) -> bool {
         self.worker.busy() || self.loading_image.is_some()
-    }
-
-    /// Decodes an image file (or dropped bytes) on a short-lived thread: large photos take
-    /// a while, and the model's worker may be busy with an attack.
-    fn load_image_async(&mut self, name: String, source: Result<PathBuf, Vec<u8>>) {
-        let (tx, rx) = channel();
-        let ctx = self.egui_ctx.clone();
-        std::thread::spawn(move || {
-            let loaded = match &source {
-                Ok(path) => load_image(path).map_err(|e| format!("{}: {e}", path.display())),
-                Err(bytes) => decode_image(bytes).map_err(|e| format!("{name}: {e}")),
-            };
-            let image = loaded.map(|image| CurrentImage::new(name, source.ok(), image, None));
-            let _ = tx.send(image);
-            ctx.request_repaint();
-        });
-        self.loading_image = Some(rx);
-    }
-
-    fn poll_image(&mut self) {
-        let Some(rx) = &self.loading_image else {
-            return;
-        };
-        match rx.try_recv() {
-            Ok(Ok(image)) => {
-                self.loading_image = None;
-                self.set_image(image);
-            }
-            Ok(Err(e)) => {
-                self.loading_image = None;
-                self.error(format!("{e} — the current image stays"));
-            }
-            Err(std::sync::mpsc::TryRecvError::Empty) => {}
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => self.loading_image = None,
-        }
     }
 
     /// The message shown to the user, if any.
@@ -368,128 +334,6 @@ impl RnaLensApp {
         self.session.pending.transfer = Some(task);
     }
 
-    /// Takes in whatever the slots' tasks have finished.
-    fn poll_tasks(&mut self) {
-        let pending = &mut self.session.pending;
-        let model = finished(&mut pending.model);
-        let attack = finished(&mut pending.attack);
-        let ensemble = finished(&mut pending.ensemble);
-        let transfer = finished(&mut pending.transfer);
-        let comparison = finished(&mut pending.comparison);
-        if let Some(result) = model {
-            self.model_loaded(result);
-        }
-        match attack {
-            Some(Ok(run)) => {
-                if run.result.cancelled {
-                    self.info("Attack cancelled");
-                }
-                // The ensemble view's adversarial side belonged to the previous attack.
-                self.session.ensemble = None;
-                self.session.attack = Some(run);
-                self.views.for_each(|v| v.results_changed());
-            }
-            Some(Err(e)) => self.error(format!("Attack failed: {e}")),
-            None => {}
-        }
-        match ensemble {
-            Some(Ok(result)) => {
-                let current = self.session.image.as_ref().map(|i| &i.input);
-                if current == Some(&result.clean_input) {
-                    self.session.ensemble = Some(result);
-                }
-            }
-            Some(Err(e)) => self.error(format!("Ensemble query failed: {e}")),
-            None => {}
-        }
-        match transfer {
-            Some(Ok(m)) => self.session.transfer = Some(m),
-            Some(Err(e)) => self.error(format!("Transfer failed: {e}")),
-            None => {}
-        }
-        match comparison {
-            Some(Ok(c)) => self.session.comparison = Some(c),
-            Some(Err(e)) => self.error(format!("Comparison stopped: {e}")),
-            None => {}
-        }
-    }
-
-    fn model_loaded(&mut self, result: Result<worker::ModelInfo, String>) {
-        match result {
-            Ok(info) => {
-                if let Some(path) = &self.settings.attack.path
-                    && info.space.parse(path).is_err()
-                {
-                    self.settings.attack.path = None;
-                }
-                if let Some(remembered) = info.source.remembered() {
-                    self.settings.model = Some(remembered);
-                }
-                if self
-                    .settings
-                    .attack
-                    .target
-                    .is_some_and(|t| t >= info.config.class_names.len())
-                {
-                    self.settings.attack.target = None;
-                }
-                self.views.for_each(|v| v.model_changed(&info.space));
-                self.info(format!("Loaded {}", info.source.describe()));
-                self.session.model = Some(info);
-                self.session.clear_results();
-                self.views.for_each(|v| v.results_changed());
-            }
-            Err(e) => {
-                let keep = if self.session.model.is_some() {
-                    " — the current model stays"
-                } else {
-                    ""
-                };
-                self.error(format!("Cannot load the model: {e}{keep}"));
-                if self.session.model.is_none() {
-                    self.recover_without_model(e);
-                }
-            }
-        }
-    }
-
-    /// The first model failed to load. A remembered model that broke gives way to the shipped
-    /// one; a model named on the command line is an error for scripted runs.
-    fn recover_without_model(&mut self, error: String) {
-        if self.options.model.is_none() && self.settings.model.take().is_some() {
-            self.session.pending.model = Some(
-                self.worker
-                    .load_model(ModelSource::Shipped(crate::assets::default_model())),
-            );
-        } else if self.scripted() {
-            *self
-                .options
-                .failure
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()) =
-                Some(format!("cannot load the model: {error}"));
-            self.egui_ctx
-                .send_viewport_cmd(egui::ViewportCommand::Close);
-            self.script = Script::Done;
-        }
-    }
-
-    fn handle_dropped_files(&mut self, ctx: &egui::Context) {
-        let dropped = ctx.input(|i| i.raw.dropped_files.clone());
-        if let Some(file) = dropped.into_iter().next() {
-            let path = file.path().to_path_buf();
-            if path.is_file() {
-                self.apply(Action::LoadImage(path));
-            } else {
-                let name = "dropped image".to_string();
-                match file.bytes() {
-                    Ok(bytes) => self.load_image_async(name, Err(bytes)),
-                    Err(e) => self.error(format!("{name}: {e} — the current image stays")),
-                }
-            }
-        }
-    }
-
     fn handle_keys(&mut self, ctx: &egui::Context) {
         if ctx.egui_wants_keyboard_input() {
             return;
@@ -535,27 +379,24 @@ impl RnaLensApp {
     }
 }
 
-/// A slot's result once its task has finished; the finished task leaves the slot.
-fn finished<T>(slot: &mut Option<Task<T>>) -> Option<Result<T, String>> {
-    let result = slot.as_mut()?.poll()?;
-    *slot = None;
-    Some(result)
-}
-
 impl eframe::App for RnaLensApp {
-    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
-        let started = Instant::now();
-        let ctx = ui.ctx().clone();
+    /// Everything that is not drawing: results, images, keys, scripts.
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.poll_tasks();
         self.poll_image();
         self.live = self.worker.live();
-        self.handle_dropped_files(&ctx);
-        self.handle_keys(&ctx);
-        let busy = self.worker.busy();
+        self.handle_dropped_files(ctx);
+        self.handle_keys(ctx);
+        self.run_script(ctx);
         if self.options.frame_stats {
-            self.frames.tick(busy);
+            self.frames.tick(self.worker.busy());
             ctx.request_repaint();
         }
+    }
+
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        let started = Instant::now();
+        let busy = self.worker.busy();
 
         let mut actions = Vec::new();
         egui::Panel::bottom("status").show(ui, |ui| {
@@ -609,7 +450,6 @@ impl eframe::App for RnaLensApp {
         for action in actions {
             self.apply(action);
         }
-        self.run_script(&ctx);
         if self.options.frame_stats {
             self.frames.built(started);
         }

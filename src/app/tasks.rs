@@ -1,0 +1,121 @@
+//! Results coming back: each slot's finished task is taken in, and a model that failed to load
+//! gives way to the shipped one.
+
+use super::RnaLensApp;
+use super::script::Script;
+use super::worker::{ModelInfo, ModelSource, Task};
+
+impl RnaLensApp {
+    /// Takes in whatever the slots' tasks have finished.
+    pub(super) fn poll_tasks(&mut self) {
+        let pending = &mut self.session.pending;
+        let model = finished(&mut pending.model);
+        let attack = finished(&mut pending.attack);
+        let ensemble = finished(&mut pending.ensemble);
+        let transfer = finished(&mut pending.transfer);
+        let comparison = finished(&mut pending.comparison);
+        if let Some(result) = model {
+            self.model_loaded(result);
+        }
+        match attack {
+            Some(Ok(run)) => {
+                if run.result.cancelled {
+                    self.info("Attack cancelled");
+                }
+                // The ensemble view's adversarial side belonged to the previous attack.
+                self.session.ensemble = None;
+                self.session.attack = Some(run);
+                self.views.for_each(|v| v.results_changed());
+            }
+            Some(Err(e)) => self.error(format!("Attack failed: {e}")),
+            None => {}
+        }
+        match ensemble {
+            Some(Ok(result)) => {
+                let current = self.session.image.as_ref().map(|i| &i.input);
+                if current == Some(&result.clean_input) {
+                    self.session.ensemble = Some(result);
+                }
+            }
+            Some(Err(e)) => self.error(format!("Ensemble query failed: {e}")),
+            None => {}
+        }
+        match transfer {
+            Some(Ok(m)) => self.session.transfer = Some(m),
+            Some(Err(e)) => self.error(format!("Transfer failed: {e}")),
+            None => {}
+        }
+        match comparison {
+            Some(Ok(c)) => self.session.comparison = Some(c),
+            Some(Err(e)) => self.error(format!("Comparison stopped: {e}")),
+            None => {}
+        }
+    }
+
+    fn model_loaded(&mut self, result: Result<ModelInfo, String>) {
+        match result {
+            Ok(info) => {
+                if let Some(path) = &self.settings.attack.path
+                    && info.space.parse(path).is_err()
+                {
+                    self.settings.attack.path = None;
+                }
+                if let Some(remembered) = info.source.remembered() {
+                    self.settings.model = Some(remembered);
+                }
+                if self
+                    .settings
+                    .attack
+                    .target
+                    .is_some_and(|t| t >= info.config.class_names.len())
+                {
+                    self.settings.attack.target = None;
+                }
+                self.views.for_each(|v| v.model_changed(&info.space));
+                self.info(format!("Loaded {}", info.source.describe()));
+                self.session.model = Some(info);
+                self.session.clear_results();
+                self.views.for_each(|v| v.results_changed());
+            }
+            Err(e) => {
+                let keep = if self.session.model.is_some() {
+                    " — the current model stays"
+                } else {
+                    ""
+                };
+                self.error(format!("Cannot load the model: {e}{keep}"));
+                if self.session.model.is_none() {
+                    self.recover_without_model(e);
+                }
+            }
+        }
+    }
+
+    /// The first model failed to load. A remembered model that broke gives way to the shipped
+    /// one; a model named on the command line is an error for scripted runs.
+    fn recover_without_model(&mut self, error: String) {
+        if self.options.model.is_none() && self.settings.model.take().is_some() {
+            self.session.pending.model = Some(
+                self.worker
+                    .load_model(ModelSource::Shipped(crate::assets::default_model())),
+            );
+        } else if self.scripted() {
+            *self
+                .options
+                .failure
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) =
+                Some(format!("cannot load the model: {error}"));
+            self.egui_ctx
+                .send_viewport_cmd(egui::ViewportCommand::Close);
+            self.script = Script::Done;
+        }
+    }
+}
+
+/// A slot's result once its task has finished; the finished task leaves the slot.
+fn finished<T>(slot: &mut Option<Task<T>>) -> Option<Result<T, String>> {
+    let result = slot.as_mut()?.poll()?;
+    *slot = None;
+    Some(result)
+}
