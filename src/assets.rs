@@ -173,30 +173,6 @@ impl ModelSource {
     }
 }
 
-/// Measured accuracies in a model card (the output of `rna-lens eval --json`): (protocol,
-/// accuracy, images). Robust accuracy in the AutoAttack convention, or natural accuracy for rows
-/// without an attack; cards measured before both conventions were counted hold one figure per
-/// protocol.
-pub fn card_accuracies(card: &str) -> Vec<(String, f64, usize)> {
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(card) else {
-        return Vec::new();
-    };
-    let Some(protocols) = json["protocols"].as_object() else {
-        return Vec::new();
-    };
-    protocols
-        .iter()
-        .filter_map(|(name, r)| {
-            let acc = r["robust"]["value"]
-                .as_f64()
-                .or_else(|| r["natural"]["value"].as_f64())
-                .or_else(|| r["robust_accuracy"].as_f64())
-                .or_else(|| r["natural_accuracy"].as_f64())?;
-            Some((name.clone(), acc, r["images"].as_u64()? as usize))
-        })
-        .collect()
-}
-
 /// One gallery image: its file name and encoded bytes.
 pub struct GalleryFile {
     pub name: String,

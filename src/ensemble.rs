@@ -3,7 +3,7 @@
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Path, RnaModel};
 
@@ -25,14 +25,14 @@ fn chunk_for(device: &Device) -> usize {
 }
 
 /// Each path's prediction for one input.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PathPrediction {
     pub path: String,
     pub label: usize,
     pub probabilities: Vec<f32>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EnsembleSummary {
     pub paths: usize,
     /// `histogram[c]`: number of paths predicting class c.

@@ -118,7 +118,7 @@ fn a_user_attacks_a_gallery_image_and_reads_the_result() {
     h.get_by_label_contains("paths correct, adversarial");
 
     // The report is the CLI's: `rna-lens attack` can replay its settings.
-    let report = h.state().report().expect("a report");
+    let report = serde_json::to_value(h.state().report().expect("a report")).unwrap();
     let replay: rna_lens::attack::AttackConfig =
         serde_json::from_value(report["attack"].clone()).unwrap();
     assert_eq!(replay, run.result.config);

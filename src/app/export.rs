@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::attack::image::{ReportContext, delta_between};
+use crate::attack::image::{AttackReport, ReportContext, delta_between};
 use crate::colormap::{self, HeatmapParams};
 use crate::data::preprocess::{save_png, write_png};
 
@@ -54,7 +54,7 @@ pub fn save_heatmap(
 }
 
 /// The CLI's `report.json` for an attack shown in the app.
-pub fn report_json(run: &AttackRun, model: &ModelInfo, image: &CurrentImage) -> serde_json::Value {
+pub fn report_of(run: &AttackRun, model: &ModelInfo, image: &CurrentImage) -> AttackReport {
     let context = ReportContext {
         image: &image
             .path
@@ -83,11 +83,11 @@ fn save_dialog(name: &str, extension: &str) -> Option<PathBuf> {
 
 impl RnaLensApp {
     /// The report `rna-lens attack` writes, for the current result.
-    pub fn report(&self) -> Option<serde_json::Value> {
+    pub fn report(&self) -> Option<AttackReport> {
         let run = self.session.attack.as_ref()?;
         let model = self.session.model.as_ref()?;
         let image = self.session.image.as_ref()?;
-        Some(report_json(run, model, image))
+        Some(report_of(run, model, image))
     }
 
     /// Saves `what` to `path`; public so tests and scripts can export without a dialog.

@@ -303,7 +303,7 @@ impl Engine {
         let mut model = source.open(&device.device).map_err(|e| e.to_string())?;
         let card = source
             .card()
-            .map(|text| crate::assets::card_accuracies(&text))
+            .map(|text| crate::eval::card::card_accuracies(&text))
             .unwrap_or_default();
         let info = ModelInfo {
             card,

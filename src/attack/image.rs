@@ -3,7 +3,7 @@
 //! rounding, and the path ensemble on the clean and the adversarial input.
 
 use burn::tensor::{Device, Tensor};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::describe_attack;
 use super::{AttackConfig, Progress, TraceStep, run_attack};
@@ -150,43 +150,104 @@ impl ImageAttack {
         amplified(&self.delta(), self.config.eps as f32)
     }
 
-    /// The JSON report the CLI writes as `report.json`; `rna-lens attack` replays its `attack`
-    /// settings.
+    /// The report the CLI writes as `report.json` (and the app exports); `rna-lens attack
+    /// --settings` replays its `attack` settings.
     pub fn report(
         &self,
         model: &ModelConfig,
         space: &PathSpace,
         context: &ReportContext<'_>,
-    ) -> Value {
+    ) -> AttackReport {
         let classes = model.class_names.len();
-        let name = |c: usize| model.class_names.get(c).map_or("?", String::as_str);
-        json!({
-            "image": context.image,
-            "model": context.model,
-            "trained": model.provenance.trained,
-            "device": context.device,
-            "attack": self.config,
-            "protocol": describe_attack(&self.config),
-            "true_label": self.label,
-            "true_label_name": name(self.label),
-            "label_source": if self.label_given { "given" } else { "majority vote on the clean image" },
-            "attack_path": space.format(&self.attack_path),
-            "defender_path": space.format(&self.defender_path),
-            "defender_prediction": {
-                "float": self.float_prediction,
-                "eight_bit": self.eight_bit_prediction,
-                "float_name": name(self.float_prediction),
-                "eight_bit_name": name(self.eight_bit_prediction),
-                "rounding_changes_outcome": self.float_prediction != self.eight_bit_prediction,
+        let name = |c: usize| {
+            model
+                .class_names
+                .get(c)
+                .map_or("?", String::as_str)
+                .to_string()
+        };
+        AttackReport {
+            image: context.image.to_string(),
+            model: context.model.to_string(),
+            trained: model.provenance.trained,
+            device: context.device.to_string(),
+            attack: self.config.clone(),
+            protocol: describe_attack(&self.config),
+            true_label: self.label,
+            true_label_name: name(self.label),
+            label_source: if self.label_given {
+                "given"
+            } else {
+                "majority vote on the clean image"
+            }
+            .into(),
+            attack_path: space.format(&self.attack_path),
+            defender_path: space.format(&self.defender_path),
+            defender_prediction: DefenderPrediction {
+                float: self.float_prediction,
+                eight_bit: self.eight_bit_prediction,
+                float_name: name(self.float_prediction),
+                eight_bit_name: name(self.eight_bit_prediction),
+                rounding_changes_outcome: self.float_prediction != self.eight_bit_prediction,
             },
-            "cancelled": self.cancelled,
-            "trace": self.trace,
-            "ensemble": {
-                "paths": self.query_paths.len(),
-                "seed": self.config.seed,
-                "clean": { "summary": self.clean_summary(classes), "paths": self.clean_paths },
-                "adversarial": { "summary": self.adversarial_summary(classes), "paths": self.adversarial_paths },
+            cancelled: self.cancelled,
+            trace: self.trace.clone(),
+            ensemble: ReportEnsemble {
+                paths: self.query_paths.len(),
+                seed: self.config.seed,
+                clean: EnsembleSide {
+                    summary: self.clean_summary(classes),
+                    paths: self.clean_paths.clone(),
+                },
+                adversarial: EnsembleSide {
+                    summary: self.adversarial_summary(classes),
+                    paths: self.adversarial_paths.clone(),
+                },
             },
-        })
+        }
     }
+}
+
+/// `report.json`: one attack on one image, with everything needed to read or replay it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttackReport {
+    pub image: String,
+    pub model: String,
+    pub trained: bool,
+    pub device: String,
+    pub attack: AttackConfig,
+    pub protocol: String,
+    pub true_label: usize,
+    pub true_label_name: String,
+    pub label_source: String,
+    pub attack_path: String,
+    pub defender_path: String,
+    pub defender_prediction: DefenderPrediction,
+    pub cancelled: bool,
+    pub trace: Vec<TraceStep>,
+    pub ensemble: ReportEnsemble,
+}
+
+/// The defender path's verdict on the adversarial image, before and after 8-bit rounding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DefenderPrediction {
+    pub float: usize,
+    pub eight_bit: usize,
+    pub float_name: String,
+    pub eight_bit_name: String,
+    pub rounding_changes_outcome: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReportEnsemble {
+    pub paths: usize,
+    pub seed: u64,
+    pub clean: EnsembleSide,
+    pub adversarial: EnsembleSide,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnsembleSide {
+    pub summary: EnsembleSummary,
+    pub paths: Vec<PathPrediction>,
 }

@@ -164,19 +164,16 @@ pub fn run_attack(
     config.validate(model.num_classes())?;
     let n = labels.len();
     let (attack_paths, defender_paths) = attack_paths(model, config, n)?;
-    match config.kind {
-        AttackKind::Arc => {
-            return run_arc(
-                model,
-                x,
-                labels,
-                config,
-                attack_paths,
-                defender_paths,
-                progress,
-            );
-        }
-        _ => {}
+    if config.kind == AttackKind::Arc {
+        return run_arc(
+            model,
+            x,
+            labels,
+            config,
+            attack_paths,
+            defender_paths,
+            progress,
+        );
     }
     let classes = model.num_classes();
     let goal: Vec<usize> = match config.target {
@@ -360,8 +357,8 @@ impl Rows {
         }
         let pieces: Vec<Tensor<4>> = (0..n)
             .map(|i| match position[i] {
-                Some(k) => x_rows.clone().slice([k..k + 1]),
-                None => base.clone().slice([i..i + 1]),
+                Some(k) => x_rows.clone().narrow(0, k, 1),
+                None => base.clone().narrow(0, i, 1),
             })
             .collect();
         Tensor::cat(pieces, 0)

@@ -99,8 +99,7 @@ pub fn run(args: AttackCliArgs) -> anyhow::Result<()> {
     let classes = model.num_classes();
     println!(
         "true label      {} ({})",
-        names[outcome.label],
-        report["label_source"].as_str().unwrap_or("")
+        names[outcome.label], report.label_source
     );
     println!(
         "defender path   {}  →  {} on the adversarial image{}",

@@ -170,11 +170,21 @@ impl AttackArgs {
 /// the model as if they had been typed.
 fn settings_from_file(file: &std::path::Path, model: &RnaModel) -> anyhow::Result<AttackConfig> {
     let text = std::fs::read_to_string(file).with_context(|| file.display().to_string())?;
+    /// A report (the CLI's or the app's) holds its settings under `attack`; a settings file is
+    /// the settings alone.
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum SettingsFile {
+        Report { attack: AttackConfig },
+        Settings(AttackConfig),
+    }
     let json: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{}: not JSON", file.display()))?;
-    let settings = json.get("attack").cloned().unwrap_or(json);
-    let config: AttackConfig = serde_json::from_value(settings)
-        .with_context(|| format!("{}: no attack settings", file.display()))?;
+    let config = match serde_json::from_value(json)
+        .with_context(|| format!("{}: no attack settings", file.display()))?
+    {
+        SettingsFile::Report { attack } | SettingsFile::Settings(attack) => attack,
+    };
     if let Some(p) = &config.path {
         model.path_space().parse(p)?;
     }

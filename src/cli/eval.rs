@@ -2,6 +2,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use rna_lens::attack::{AttackConfig, AttackKind, Pairing};
+use rna_lens::eval::card::{CardContext, ModelCard};
 use rna_lens::eval::{EvalConfig, EvalJournal, EvalReport, Models, evaluate, presets};
 use rna_lens::model::file;
 use rna_lens::stats::Proportion;
@@ -204,23 +205,16 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         }
     }
     if args.json {
-        let mut out = serde_json::Map::new();
-        for (name, r) in &results {
-            out.insert(name.clone(), serde_json::to_value(r)?);
-        }
-        let doc = serde_json::json!({
-            "model": args.model.model,
-            "data": args.data.data,
-            "split": args.data.split,
-            "seed": args.attack.seed,
-            "pairing": pairing,
-            "accuracy_convention": "robust: clean and adversarial both right (AutoAttack/RobustBench); each protocol also gives `adversarial`: adversarial right (the official RNA code)",
-            "accuracy": results.iter().map(|(n, r)| (n.clone(), serde_json::Value::from(r.headline()))).collect::<serde_json::Map<_, _>>(),
-            "protocols": out,
-            "sanity": sanity,
-            "randomized_model_warning": randomized,
-        });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        let context = CardContext {
+            model: args.model.model.clone(),
+            data: args.data.data.clone(),
+            split: args.data.split.clone(),
+            seed: args.attack.seed,
+            pairing,
+            randomized,
+        };
+        let card = ModelCard::new(&results, context, sanity);
+        println!("{}", serde_json::to_string_pretty(&card)?);
     }
     Ok(())
 }

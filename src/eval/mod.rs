@@ -11,6 +11,7 @@
 //! AutoAttack's and RobustBench's) and `adversarial` (adversarial right, whatever the clean
 //! prediction: the official RNA code's).
 
+pub mod card;
 pub mod presets;
 
 use rayon::prelude::*;

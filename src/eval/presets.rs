@@ -1,7 +1,7 @@
 //! Named protocols, so the CLI, the card scripts and the app mean the same thing by `pgd20`,
 //! and the gradient-masking sanity checks that are read off a set of them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::EvalReport;
 use crate::attack::{AttackConfig, AttackKind, PathPolicy};
@@ -112,7 +112,7 @@ fn curve_name(policy: &str, eps: f64) -> String {
 }
 
 /// What the sanity preset found.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SanityReport {
     /// Per policy, robust accuracy against ε.
     pub curves: Vec<SanityCurve>,
@@ -120,14 +120,14 @@ pub struct SanityReport {
     pub checks: Vec<SanityCheck>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SanityCurve {
     pub policy: String,
     /// `[ε in /255, robust accuracy]` pairs, ε rising.
     pub points: Vec<[f64; 2]>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SanityCheck {
     pub check: String,
     pub passed: bool,

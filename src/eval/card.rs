@@ -1,0 +1,134 @@
+//! The model card: what `rna-lens eval --json` prints, kept beside a model as
+//! `<name>.eval.json`, and read back by the app to show a model's measured accuracy.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::EvalReport;
+use super::presets::SanityReport;
+use crate::attack::Pairing;
+
+/// How each protocol's figures count, in words for the card's readers.
+pub const CONVENTION: &str = "robust: clean and adversarial both right (AutoAttack/RobustBench); each protocol also gives `adversarial`: adversarial right (the official RNA code)";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelCard {
+    pub model: Option<PathBuf>,
+    pub data: PathBuf,
+    pub split: String,
+    pub seed: u64,
+    pub pairing: Pairing,
+    pub accuracy_convention: String,
+    /// The headline figure per protocol: robust accuracy, or natural without an attack.
+    pub accuracy: BTreeMap<String, f64>,
+    pub protocols: BTreeMap<String, EvalReport>,
+    pub sanity: Option<SanityReport>,
+    /// Repeated forward passes disagree: `autoattack-standard` ran the official way.
+    pub randomized_model_warning: bool,
+}
+
+impl ModelCard {
+    pub fn new(
+        results: &[(String, EvalReport)],
+        common: CardContext,
+        sanity: Option<SanityReport>,
+    ) -> Self {
+        Self {
+            model: common.model,
+            data: common.data,
+            split: common.split,
+            seed: common.seed,
+            pairing: common.pairing,
+            accuracy_convention: CONVENTION.into(),
+            accuracy: results
+                .iter()
+                .map(|(n, r)| (n.clone(), r.headline()))
+                .collect(),
+            protocols: results.iter().cloned().collect(),
+            sanity,
+            randomized_model_warning: common.randomized,
+        }
+    }
+}
+
+/// What every row of a card shares.
+pub struct CardContext {
+    pub model: Option<PathBuf>,
+    pub data: PathBuf,
+    pub split: String,
+    pub seed: u64,
+    pub pairing: Pairing,
+    pub randomized: bool,
+}
+
+/// One card row as the app lists it: (protocol, accuracy, images). Robust accuracy in the
+/// AutoAttack convention, or natural accuracy for rows without an attack. Lenient on purpose:
+/// cards measured before both conventions were counted hold one figure per protocol
+/// (`robust_accuracy` / `natural_accuracy`) and still show.
+pub fn card_accuracies(card: &str) -> Vec<(String, f64, usize)> {
+    #[derive(Deserialize)]
+    struct Rows {
+        protocols: BTreeMap<String, Row>,
+    }
+    #[derive(Deserialize)]
+    struct Row {
+        images: usize,
+        robust: Option<Figure>,
+        natural: Option<Figure>,
+        robust_accuracy: Option<f64>,
+        natural_accuracy: Option<f64>,
+    }
+    #[derive(Deserialize)]
+    struct Figure {
+        value: f64,
+    }
+    let Ok(rows) = serde_json::from_str::<Rows>(card) else {
+        return Vec::new();
+    };
+    rows.protocols
+        .into_iter()
+        .filter_map(|(name, r)| {
+            let accuracy = r
+                .robust
+                .map(|f| f.value)
+                .or(r.natural.map(|f| f.value))
+                .or(r.robust_accuracy)
+                .or(r.natural_accuracy)?;
+            Some((name, accuracy, r.images))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_card_lists_robust_then_natural_figures_and_reads_old_cards() {
+        let new = r#"{"protocols": {
+            "natural": {"images": 100, "natural": {"value": 0.8, "low": 0.7, "high": 0.9}, "robust": null},
+            "pgd20": {"images": 100, "natural": {"value": 0.8, "low": 0.7, "high": 0.9},
+                      "robust": {"value": 0.4, "low": 0.3, "high": 0.5}}}}"#;
+        assert_eq!(
+            card_accuracies(new),
+            vec![("natural".into(), 0.8, 100), ("pgd20".into(), 0.4, 100)]
+        );
+        let old = r#"{"protocols": {"fgsm": {"images": 10000, "robust_accuracy": 0.3369}}}"#;
+        assert_eq!(card_accuracies(old), vec![("fgsm".into(), 0.3369, 10000)]);
+        assert!(card_accuracies("not a card").is_empty());
+    }
+
+    #[test]
+    fn the_shipped_cards_list_their_rows() {
+        for shipped in &crate::assets::MODELS {
+            let rows = card_accuracies(&shipped.card().unwrap());
+            assert!(
+                rows.iter().any(|(name, _, _)| name == "natural"),
+                "{}",
+                shipped.file
+            );
+        }
+    }
+}
