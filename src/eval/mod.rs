@@ -12,16 +12,17 @@
 //! prediction: the official RNA code's).
 
 pub mod card;
+mod journal;
 pub mod presets;
+mod protocol;
+
+pub use journal::EvalJournal;
+pub use protocol::EvalConfig;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{
-    AttackConfig, AttackKind, Pairing, PathPolicy, attack_paths, describe_attack, draw_paths,
-    run_attack,
-};
-use crate::base::checksum;
+use crate::attack::{Pairing, attack_paths, draw_paths, run_attack};
 use crate::data::ImageSet;
 use crate::model::{Path, RnaModel};
 use crate::rng::SeededRng;
@@ -29,108 +30,6 @@ use crate::stats::Proportion;
 
 /// Most images in one forward pass when scoring on several defender paths.
 const SCORING_ROWS: usize = 1024;
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EvalConfig {
-    /// `None`: natural accuracy only.
-    pub attack: Option<AttackConfig>,
-    /// Paths of the natural pass when there is no attack: `fixed` with `path`, else random.
-    pub path: Option<String>,
-    pub seed: u64,
-    pub pairing: Pairing,
-    /// Independent defender paths each image is scored on (the first is the single draw).
-    pub defender_paths: usize,
-    /// Checksum of the model the attack is crafted on, when it is not the one evaluated
-    /// (transfer from a surrogate); part of the configuration so checkpoints keep them apart.
-    #[serde(default)]
-    pub surrogate: Option<String>,
-}
-
-impl EvalConfig {
-    /// PGD-k, ε 8/255, α 2/255, random start, official policy, a path pair per image: the
-    /// held-out check in training.
-    pub fn official_pgd(steps: usize, seed: u64) -> Self {
-        let mut attack = AttackConfig::preset(AttackKind::Pgd);
-        attack.steps = steps;
-        Self::new(Some(attack), seed)
-    }
-
-    /// One draw per image, a path pair per image, no fixed path.
-    pub fn new(attack: Option<AttackConfig>, seed: u64) -> Self {
-        Self {
-            attack,
-            path: None,
-            seed,
-            pairing: Pairing::Image,
-            defender_paths: 1,
-            surrogate: None,
-        }
-    }
-
-    pub fn validate(&self) -> Result<(), String> {
-        if !(1..=1024).contains(&self.defender_paths) {
-            return Err(format!(
-                "--defender-paths must be between 1 and 1024, got {}",
-                self.defender_paths
-            ));
-        }
-        Ok(())
-    }
-
-    /// The configuration of batch `index`: its own seed, the pairing, the common path if any.
-    fn for_batch(&self, index: usize) -> AttackConfig {
-        let seed = SeededRng::derive(self.seed, &format!("batch-{index}")).next_u64();
-        let mut config = self.attack.clone().unwrap_or_else(|| {
-            let mut natural = AttackConfig::preset(AttackKind::Fgsm);
-            natural.policy = if self.path.is_some() {
-                PathPolicy::Fixed
-            } else {
-                PathPolicy::Official
-            };
-            natural
-        });
-        config.seed = seed;
-        config.pairing = self.pairing;
-        if self.path.is_some() {
-            config.path = self.path.clone();
-        }
-        config
-    }
-
-    pub fn describe(&self) -> String {
-        let what = match &self.attack {
-            None => match &self.path {
-                Some(p) => format!("natural accuracy on the fixed path {p}"),
-                None => "natural accuracy on random paths".into(),
-            },
-            Some(a) => describe_attack(a),
-        };
-        let fixed = self.path.is_some()
-            || self
-                .attack
-                .as_ref()
-                .is_some_and(|a| !a.policy.defender_independent());
-        let mut s = what;
-        if !fixed {
-            let pairing = match (&self.attack, self.pairing) {
-                (None, Pairing::Image) => "a random path per image",
-                (None, Pairing::Batch) => "one random path per batch (the official code's)",
-                (Some(_), pairing) => pairing.describe(),
-            };
-            s += &format!("; {pairing}");
-        }
-        if self.defender_paths > 1 {
-            s += &format!(
-                "; each image scored on {} defender paths",
-                self.defender_paths
-            );
-        }
-        if let Some(surrogate) = &self.surrogate {
-            s += &format!("; crafted on the surrogate model {surrogate}, tested on this one");
-        }
-        s
-    }
-}
 
 /// Statistics over the M defender paths each image was scored on (M > 1), in the robust
 /// convention (clean and adversarial right on the same path).
@@ -533,183 +432,10 @@ fn report(
     }
 }
 
-/// A record of finished batches, one JSON line each, so that an evaluation that takes hours
-/// on a CPU survives being stopped: run the same command again and it goes on from there.
-/// The first line names the model, the images and the batch size it was written for (batch
-/// seeds depend on batch positions, so none of them may change); one file may hold several
-/// protocols, each batch keyed by its full configuration.
-pub struct EvalJournal {
-    path: std::path::PathBuf,
-    file: std::fs::File,
-    header: JournalHeader,
-    entries: Vec<JournalEntry>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct JournalHeader {
-    journal: String,
-    model: String,
-    images: String,
-    batch: usize,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct JournalEntry {
-    config: EvalConfig,
-    batch: usize,
-    count: BatchCount,
-}
-
-const JOURNAL_KIND: &str = "rna-lens eval journal 2";
-
-impl EvalJournal {
-    /// Opens the journal at `path` for `model` on `data` in batches of `batch_size`, creating
-    /// it if it does not exist. A journal written for anything else is an error, never
-    /// overwritten; a last line cut short by a crash is dropped.
-    pub fn open(
-        path: &std::path::Path,
-        model: &RnaModel,
-        data: &ImageSet,
-        batch_size: usize,
-    ) -> Result<Self, String> {
-        use std::io::Write;
-        let header = JournalHeader {
-            journal: JOURNAL_KIND.into(),
-            model: checksum(&crate::model::file::to_bytes(model)),
-            images: images_fingerprint(data),
-            batch: batch_size.max(1),
-        };
-        let shown = path.display();
-        let existing = match std::fs::read_to_string(path) {
-            Ok(text) => Some(text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(format!("cannot read the checkpoint {shown}: {e}")),
-        };
-        let mut entries = Vec::new();
-        let mut keep = 0;
-        if let Some(text) = &existing {
-            let mut lines = text.split_inclusive('\n');
-            let first = lines.next().unwrap_or("");
-            let found: JournalHeader = serde_json::from_str(first)
-                .ok()
-                .filter(|h: &JournalHeader| h.journal == JOURNAL_KIND && first.ends_with('\n'))
-                .ok_or_else(|| format!("{shown} is not an rna-lens evaluation checkpoint"))?;
-            if let Some(what) = header.difference(&found) {
-                return Err(format!(
-                    "the checkpoint {shown} was written for {what}; choose another file or delete it"
-                ));
-            }
-            keep = first.len();
-            for (number, line) in lines.enumerate() {
-                match serde_json::from_str::<JournalEntry>(line) {
-                    Ok(entry) if line.ends_with('\n') => {
-                        keep += line.len();
-                        entries.push(entry);
-                    }
-                    // Only the last line can be cut short (a write interrupted by a crash).
-                    _ if !line.ends_with('\n') => break,
-                    _ => return Err(format!("{shown}: line {} is damaged", number + 2)),
-                }
-            }
-        }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| format!("cannot write the checkpoint {shown}: {e}"))?;
-        let mut journal = Self {
-            path: path.to_path_buf(),
-            file,
-            header,
-            entries,
-        };
-        match existing {
-            Some(text) if keep < text.len() => journal
-                .file
-                .set_len(keep as u64)
-                .map_err(|e| journal.write_error(e))?,
-            Some(_) => {}
-            None => {
-                let line = serde_json::to_string(&journal.header).expect("header serializes");
-                writeln!(journal.file, "{line}").map_err(|e| journal.write_error(e))?;
-            }
-        }
-        Ok(journal)
-    }
-
-    /// Batches already recorded for `config`, by index.
-    pub fn recorded(&self, config: &EvalConfig) -> std::collections::BTreeMap<usize, BatchCount> {
-        self.entries
-            .iter()
-            .filter(|e| &e.config == config)
-            .map(|e| (e.batch, e.count))
-            .collect()
-    }
-
-    fn check(&self, data: &ImageSet, batch_size: usize) -> Result<(), String> {
-        let actual = JournalHeader {
-            images: images_fingerprint(data),
-            batch: batch_size,
-            ..self.header.clone()
-        };
-        match self.header.difference(&actual) {
-            Some(what) => Err(format!(
-                "the checkpoint {} was opened for {what}",
-                self.path.display()
-            )),
-            None => Ok(()),
-        }
-    }
-
-    fn record(
-        &mut self,
-        config: &EvalConfig,
-        batch: usize,
-        count: BatchCount,
-    ) -> Result<(), String> {
-        use std::io::Write;
-        let entry = JournalEntry {
-            config: config.clone(),
-            batch,
-            count,
-        };
-        let line = serde_json::to_string(&entry).expect("entry serializes");
-        writeln!(self.file, "{line}")
-            .and_then(|()| self.file.sync_data())
-            .map_err(|e| self.write_error(e))?;
-        self.entries.push(entry);
-        Ok(())
-    }
-
-    fn write_error(&self, e: std::io::Error) -> String {
-        format!("cannot write the checkpoint {}: {e}", self.path.display())
-    }
-}
-
-impl JournalHeader {
-    /// What `other` was written for, in words, where it differs from this one.
-    fn difference(&self, other: &JournalHeader) -> Option<String> {
-        if self.model != other.model {
-            Some("another model".into())
-        } else if self.images != other.images {
-            Some("other images (another data set, split or --limit)".into())
-        } else if self.batch != other.batch {
-            Some(format!("batches of {}", other.batch))
-        } else {
-            None
-        }
-    }
-}
-
-/// The images and their labels, in order.
-fn images_fingerprint(data: &ImageSet) -> String {
-    let labels: Vec<u8> = data.labels.iter().flat_map(|l| l.to_le_bytes()).collect();
-    format!("{}/{}", checksum(&data.pixels), checksum(&labels))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::checksum;
     use crate::model::norm::NormKind;
 
     fn tiny_model(seed: u64) -> RnaModel {
