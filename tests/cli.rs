@@ -395,14 +395,9 @@ fn attack_writes_images_and_a_report() {
 }
 
 /// A small CIFAR-10 binary test split the loaders read like the real one.
-fn tiny_cifar(name: &str) -> PathBuf {
+/// A folder holding these images as a CIFAR binary test split.
+fn test_split(name: &str, pixels: Vec<u8>, labels: Vec<u16>) -> PathBuf {
     let dir = scratch(name);
-    let mut pixels = Vec::new();
-    let mut labels = Vec::new();
-    for i in 0..20u16 {
-        labels.push(i % 10);
-        pixels.extend((0..3072).map(|p| ((p * 7 + i as usize * 13) % 256) as u8));
-    }
     let set = rna_lens::data::ImageSet {
         pixels,
         labels,
@@ -410,6 +405,16 @@ fn tiny_cifar(name: &str) -> PathBuf {
     };
     rna_lens::data::cifar::write_cifar_binary(&dir.join("test_batch.bin"), &set).unwrap();
     dir
+}
+
+fn tiny_cifar(name: &str) -> PathBuf {
+    let mut pixels = Vec::new();
+    let mut labels = Vec::new();
+    for i in 0..20u16 {
+        labels.push(i % 10);
+        pixels.extend((0..3072).map(|p| ((p * 7 + i as usize * 13) % 256) as u8));
+    }
+    test_split(name, pixels, labels)
 }
 
 /// `rna-lens eval --json` of an untrained ResNet-20 on the CPU, in batches of 8, plus `extra`.
@@ -547,20 +552,13 @@ fn eval_goes_on_from_its_checkpoint_and_prints_progress_without_a_terminal() {
 
 /// The shipped gallery (real CIFAR-10 test images) as a CIFAR binary test split.
 fn gallery_as_cifar(name: &str) -> PathBuf {
-    let dir = scratch(name);
     let (mut pixels, mut labels) = (Vec::new(), Vec::new());
     for file in rna_lens::assets::gallery_files().unwrap() {
         let image = rna_lens::data::preprocess::decode_image(&file.bytes).unwrap();
         pixels.extend_from_slice(&image.input);
         labels.push(rna_lens::assets::label_from_name(&file.name).unwrap() as u16);
     }
-    let set = rna_lens::data::ImageSet {
-        pixels,
-        labels,
-        class_names: Vec::new(),
-    };
-    rna_lens::data::cifar::write_cifar_binary(&dir.join("test_batch.bin"), &set).unwrap();
-    dir
+    test_split(name, pixels, labels)
 }
 
 #[test]
