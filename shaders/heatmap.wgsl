@@ -16,7 +16,7 @@ struct Params {
     amplification: f32,
     eps: f32,
     opacity: f32,
-    _pad: f32,
+    _pad: u32,
 };
 
 @group(0) @binding(0) var<uniform> params: Params;

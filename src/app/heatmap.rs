@@ -19,8 +19,43 @@ use crate::device::block_on;
 
 const SHADER: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/heatmap.wgsl"));
 
-/// Size of the shader's `Params` uniform: seven 4-byte fields and padding.
-const UNIFORM_SIZE: u64 = 32;
+/// The shader's `Params` uniform, field for field (`shaders/heatmap.wgsl`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+struct ParamsUniform {
+    /// A [`ShaderMode`].
+    mode: u32,
+    /// The channel `ShaderMode::Channel` reads (0 = R, 1 = G, 2 = B).
+    channel: u32,
+    /// A [`ShaderColormap`].
+    colormap: u32,
+    /// 1 when the target format is sRGB: the hardware then encodes what the shader writes.
+    linear_output: u32,
+    amplification: f32,
+    eps: f32,
+    opacity: f32,
+    /// Uniform structs are padded to 16 bytes.
+    _pad: u32,
+}
+
+/// `Params.mode` in the shader.
+#[repr(u32)]
+enum ShaderMode {
+    MaxAbs = 0,
+    L2 = 1,
+    Channel = 2,
+}
+
+/// `Params.colormap` in the shader.
+#[repr(u32)]
+enum ShaderColormap {
+    Viridis = 0,
+    Magma = 1,
+    Diverging = 2,
+}
+
+const UNIFORM_SIZE: u64 = std::mem::size_of::<ParamsUniform>() as u64;
+const _: () = assert!(UNIFORM_SIZE == 32, "the WGSL Params struct is 32 bytes");
 
 /// One perturbation and the image it was added to, checked when built.
 pub struct HeatmapInput {
@@ -221,6 +256,28 @@ pub struct HeatmapPipeline {
     /// The device's `max_texture_dimension_2d`, which bounds the viewports we may set.
     max_dimension: u32,
     slots: HashMap<u64, Slot>,
+    /// Errors met while preparing frames, each kept once until the app shows it: a failing
+    /// heatmap fails again every frame.
+    errors: ErrorLog,
+}
+
+/// Distinct messages, each handed out once.
+#[derive(Default)]
+struct ErrorLog {
+    seen: std::collections::HashSet<String>,
+    unshown: Vec<String>,
+}
+
+impl ErrorLog {
+    fn record(&mut self, message: String) {
+        if self.seen.insert(message.clone()) {
+            self.unshown.push(message);
+        }
+    }
+
+    fn take(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.unshown)
+    }
 }
 
 impl HeatmapPipeline {
@@ -302,7 +359,13 @@ impl HeatmapPipeline {
             target_format,
             max_dimension: device.limits().max_texture_dimension_2d,
             slots: HashMap::new(),
+            errors: ErrorLog::default(),
         })
+    }
+
+    /// Errors not yet shown to the user, each distinct message once.
+    pub fn take_errors(&mut self) -> Vec<String> {
+        self.errors.take()
     }
 
     pub fn target_format(&self) -> wgpu::TextureFormat {
@@ -344,7 +407,7 @@ impl HeatmapPipeline {
         queue.write_buffer(
             &slot.uniforms,
             0,
-            &uniform_bytes(params, self.target_format.is_srgb()),
+            bytemuck::bytes_of(&ParamsUniform::new(params, self.target_format.is_srgb())),
         );
         Ok(())
     }
@@ -418,7 +481,7 @@ impl HeatmapPipeline {
         queue.write_buffer(
             &slot.uniforms,
             0,
-            &uniform_bytes(params, self.target_format.is_srgb()),
+            bytemuck::bytes_of(&ParamsUniform::new(params, self.target_format.is_srgb())),
         );
         let target = device.create_texture(&wgpu::TextureDescriptor {
             label: Some("heatmap offscreen"),
@@ -512,33 +575,29 @@ pub fn render_offscreen(
         .render_offscreen(device, queue, input, params, scale)
 }
 
-/// The shader's `Params` uniform.
-fn uniform_bytes(params: &HeatmapParams, linear_output: bool) -> [u8; UNIFORM_SIZE as usize] {
-    let (mode, channel) = match params.mode {
-        HeatmapMode::MaxAbs => (0, 0),
-        HeatmapMode::L2 => (1, 0),
-        HeatmapMode::Channel(c) => (2, u32::from(c.min(2))),
-    };
-    let colormap = match params.colormap {
-        Colormap::Viridis => 0,
-        Colormap::Magma => 1,
-        Colormap::Diverging => 2,
-    };
-    let words = [
-        mode,
-        channel,
-        colormap,
-        u32::from(linear_output),
-        params.amplification.to_bits(),
-        params.eps.to_bits(),
-        params.opacity.to_bits(),
-        0,
-    ];
-    let mut bytes = [0; UNIFORM_SIZE as usize];
-    for (chunk, word) in bytes.chunks_exact_mut(4).zip(words) {
-        chunk.copy_from_slice(&word.to_ne_bytes());
+impl ParamsUniform {
+    fn new(params: &HeatmapParams, linear_output: bool) -> Self {
+        let (mode, channel) = match params.mode {
+            HeatmapMode::MaxAbs => (ShaderMode::MaxAbs, 0),
+            HeatmapMode::L2 => (ShaderMode::L2, 0),
+            HeatmapMode::Channel(c) => (ShaderMode::Channel, u32::from(c.min(2))),
+        };
+        let colormap = match params.colormap {
+            Colormap::Viridis => ShaderColormap::Viridis,
+            Colormap::Magma => ShaderColormap::Magma,
+            Colormap::Diverging => ShaderColormap::Diverging,
+        };
+        Self {
+            mode: mode as u32,
+            channel,
+            colormap: colormap as u32,
+            linear_output: u32::from(linear_output),
+            amplification: params.amplification,
+            eps: params.eps,
+            opacity: params.opacity,
+            _pad: 0,
+        }
     }
-    bytes
 }
 
 /// Registers the heatmap pipeline with egui's renderer; call once at start-up
@@ -577,7 +636,7 @@ impl egui_wgpu::CallbackTrait for HeatmapCallback {
         if let Some(pipeline) = callback_resources.get_mut::<HeatmapPipeline>()
             && let Err(e) = pipeline.prepare(device, queue, self.key, &self.input, &self.params)
         {
-            eprintln!("heatmap {}: {e}", self.key);
+            pipeline.errors.record(format!("heatmap not drawn: {e}"));
             pipeline.remove(self.key);
         }
         Vec::new()
@@ -615,4 +674,63 @@ impl egui_wgpu::CallbackTrait for HeatmapCallback {
 /// The shape that paints `callback` into `rect`.
 pub fn heatmap_shape(rect: egui::Rect, callback: HeatmapCallback) -> egui::Shape {
     egui::Shape::Callback(egui_wgpu::Callback::new_paint_callback(rect, callback))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The WGSL struct's fields in order, as `name: type`, read from the shader source.
+    fn wgsl_params_fields() -> Vec<String> {
+        let start = SHADER.find("struct Params {").expect("a Params struct") + 15;
+        let body = &SHADER[start..start + SHADER[start..].find("};").unwrap()];
+        body.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("//"))
+            .map(|l| l.trim_end_matches(',').replace(' ', ""))
+            .collect()
+    }
+
+    #[test]
+    fn an_error_repeated_every_frame_is_reported_once() {
+        let mut log = ErrorLog::default();
+        for _ in 0..3 {
+            log.record("texture too large".into());
+        }
+        log.record("device lost".into());
+        assert_eq!(log.take(), ["texture too large", "device lost"]);
+        log.record("texture too large".into());
+        assert!(log.take().is_empty());
+    }
+
+    #[test]
+    fn the_uniform_mirrors_the_shader_params_field_for_field() {
+        assert_eq!(
+            wgsl_params_fields(),
+            [
+                "mode:u32",
+                "channel:u32",
+                "colormap:u32",
+                "linear_output:u32",
+                "amplification:f32",
+                "eps:f32",
+                "opacity:f32",
+                "_pad:u32"
+            ]
+        );
+        let params = HeatmapParams {
+            mode: HeatmapMode::Channel(1),
+            colormap: Colormap::Diverging,
+            amplification: 2.5,
+            eps: 0.25,
+            opacity: 0.75,
+        };
+        let bytes = bytemuck::bytes_of(&ParamsUniform::new(&params, true)).to_vec();
+        let word = |i: usize| u32::from_ne_bytes(bytes[4 * i..4 * i + 4].try_into().unwrap());
+        assert_eq!(bytes.len(), 32);
+        assert_eq!((word(0), word(1), word(2), word(3)), (2, 1, 2, 1));
+        assert_eq!(f32::from_bits(word(4)), 2.5);
+        assert_eq!(f32::from_bits(word(5)), 0.25);
+        assert_eq!(f32::from_bits(word(6)), 0.75);
+    }
 }

@@ -357,6 +357,24 @@ impl RnaLensApp {
         }
     }
 
+    /// Heatmap failures happen inside the renderer, every frame; each distinct one is shown
+    /// once in the status bar.
+    fn show_renderer_errors(&mut self, frame: &eframe::Frame) {
+        let Some(render_state) = frame.wgpu_render_state() else {
+            return;
+        };
+        let errors = render_state
+            .renderer
+            .write()
+            .callback_resources
+            .get_mut::<heatmap::HeatmapPipeline>()
+            .map(|p| p.take_errors())
+            .unwrap_or_default();
+        if let Some(last) = errors.into_iter().last() {
+            self.error(last);
+        }
+    }
+
     fn central_ui(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
         let busy = self.worker.busy();
         ui.horizontal(|ui| {
@@ -394,8 +412,9 @@ impl eframe::App for RnaLensApp {
         }
     }
 
-    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut Ui, frame: &mut eframe::Frame) {
         let started = Instant::now();
+        self.show_renderer_errors(frame);
         let busy = self.worker.busy();
 
         let mut actions = Vec::new();
