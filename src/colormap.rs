@@ -60,6 +60,23 @@ impl HeatmapMode {
         }
     }
 
+    /// What the colours mean, for the colour bar and tooltips.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            HeatmapMode::MaxAbs => "|δ|, largest over the colour channels",
+            HeatmapMode::L2 => "L2 norm of δ per pixel, over its channels",
+            HeatmapMode::Channel(0) => {
+                "δ of the red channel: below the middle darker, above brighter"
+            }
+            HeatmapMode::Channel(1) => {
+                "δ of the green channel: below the middle darker, above brighter"
+            }
+            HeatmapMode::Channel(_) => {
+                "δ of the blue channel: below the middle darker, above brighter"
+            }
+        }
+    }
+
     /// Signed modes map δ = 0 to the middle of the colormap, unsigned ones to its start.
     pub fn is_signed(self) -> bool {
         matches!(self, HeatmapMode::Channel(_))
@@ -81,9 +98,11 @@ pub struct HeatmapParams {
 
 impl Default for HeatmapParams {
     fn default() -> Self {
+        // One channel, signed: an L∞ attack sets almost every pixel to ±ε, so any magnitude
+        // map is one flat colour; the signs show where and how the attack pushed.
         Self {
-            mode: HeatmapMode::MaxAbs,
-            colormap: Colormap::Viridis,
+            mode: HeatmapMode::Channel(0),
+            colormap: Colormap::Diverging,
             amplification: 1.0,
             eps: 8.0 / 255.0,
             opacity: 0.8,
@@ -334,6 +353,7 @@ mod tests {
     #[test]
     fn colorbar_range_in_255_units() {
         let mut p = HeatmapParams {
+            mode: HeatmapMode::MaxAbs,
             amplification: 4.0,
             ..HeatmapParams::default()
         };

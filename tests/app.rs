@@ -605,3 +605,47 @@ fn the_saved_heatmap_is_the_replay_step_on_screen() {
         "the first iterate is not the result"
     );
 }
+
+#[test]
+fn the_default_heatmap_after_the_paper_preset_shows_structure() {
+    // The shipped model (built in), the first gallery image, PGD-20 under the paper's protocol.
+    let mut h = harness(AppOptions {
+        device: "cpu".parse().unwrap(),
+        fresh_settings: true,
+        ..AppOptions::default()
+    });
+    wait_idle(&mut h);
+    h.state_mut().apply(Action::RunAttack);
+    wait_idle(&mut h);
+    let shown = h.state_mut().settings_mut().heatmap;
+    let run = h
+        .state()
+        .session()
+        .attack
+        .as_ref()
+        .expect("an attack result");
+    // The map alone (opacity 1): blended with the image, any map would look varied.
+    let params = rna_lens::colormap::HeatmapParams {
+        opacity: 1.0,
+        eps: rna_lens::app::result_view::pixel_scale(&run.result),
+        ..shown
+    };
+    let pixels = rna_lens::colormap::render_heatmap(
+        &run.result.delta(),
+        &run.result.clean,
+        32,
+        32,
+        1,
+        &params,
+    );
+    let mut counts = std::collections::HashMap::new();
+    for p in pixels.chunks_exact(4) {
+        *counts.entry(p.to_vec()).or_insert(0usize) += 1;
+    }
+    let mode = counts.values().max().copied().unwrap();
+    let away = 32 * 32 - mode;
+    assert!(
+        away * 10 >= 32 * 32,
+        "only {away} of 1024 pixels differ from the most common colour"
+    );
+}

@@ -169,6 +169,7 @@ fn egui_paint_callback_matches_cpu() {
     let (delta, image) = data();
     let input = Arc::new(HeatmapInput::new(delta.clone(), image.clone(), WIDTH, HEIGHT).unwrap());
     let params = HeatmapParams {
+        mode: HeatmapMode::MaxAbs,
         colormap: Colormap::Magma,
         opacity: 0.6,
         amplification: 4.0,

@@ -3,7 +3,7 @@
 
 use egui::{RichText, Ui, Vec2};
 
-use crate::attack::image::ImageAttack;
+use crate::attack::image::{ImageAttack, Verdict};
 use crate::colormap::HeatmapParams;
 
 use super::result_view::{HeatmapStyle, heatmap_ui, trace_plots};
@@ -51,19 +51,18 @@ fn side_ui(
         let delta = attack.delta();
         heatmap_ui(ui, 10 + key, &delta, &attack.clean, style, textures);
     });
-    let fooled = attack.eight_bit_prediction != attack.label;
-    let verdict = format!(
-        "defender's random path says {}",
-        model.class_name(attack.eight_bit_prediction)
+    let verdict = attack.verdict();
+    let text = format!(
+        "defender's random path says {}: {}",
+        model.class_name(attack.eight_bit_prediction),
+        verdict.describe()
     );
-    if fooled {
-        ui.colored_label(ui.visuals().error_fg_color, format!("{verdict}: fooled"));
-    } else {
-        ui.colored_label(
-            egui::Color32::from_rgb(46, 160, 67),
-            format!("{verdict}: correct"),
-        );
-    }
+    let colour = match verdict {
+        Verdict::Fooled => ui.visuals().error_fg_color,
+        Verdict::WrongBeforeTheAttack => ui.visuals().warn_fg_color,
+        Verdict::StillRight => egui::Color32::from_rgb(46, 160, 67),
+    };
+    ui.colored_label(colour, text);
     if let Some(p) = attack.adversarial_summary(classes).p_correct {
         ui.label(
             RichText::new(format!(

@@ -82,11 +82,7 @@ pub fn heatmap_ui(
             egui::Color32::WHITE,
         );
     }
-    response.on_hover_text(match params.mode {
-        HeatmapMode::MaxAbs => "|δ|, largest over the colour channels",
-        HeatmapMode::L2 => "L2 norm of δ per pixel, over its channels",
-        HeatmapMode::Channel(_) => "one channel of δ, signed",
-    });
+    response.on_hover_text(params.mode.meaning());
 }
 
 /// Mode, colormap, opacity, amplification, and the colour bar with its values in /255.
@@ -144,6 +140,7 @@ pub fn heatmap_controls(ui: &mut Ui, params: &mut HeatmapParams, textures: &mut 
         ui.add(egui::Image::new(&texture).fit_to_exact_size(Vec2::new(128.0, 12.0)));
         ui.label(format!("{high:.1} /255"));
     });
+    ui.label(RichText::new(params.mode.meaning()).small());
 }
 
 /// The per-pixel size that maps to full colour: ε for L∞ attacks; for L2 attacks, whose ε
@@ -288,8 +285,9 @@ impl View for ResultView {
                 }
             ));
             ui.label(format!(
-                "defender's path says {}{}",
+                "defender's path says {} ({}){}",
                 model.class_name(result.eight_bit_prediction),
+                result.verdict().describe(),
                 if result.float_prediction != result.eight_bit_prediction {
                     format!(
                         " ({} before 8-bit rounding)",

@@ -28,7 +28,9 @@ pub struct ImageAttack {
     pub defender_path: Path,
     pub trace: Vec<TraceStep>,
     pub cancelled: bool,
-    /// The defender's prediction on the float and on the 8-bit result.
+    /// The defender path's prediction on the clean image, and on the float and the 8-bit
+    /// result.
+    pub clean_prediction: usize,
     pub float_prediction: usize,
     pub eight_bit_prediction: usize,
     /// The ensemble query: these paths (drawn from the attack seed) on both inputs.
@@ -109,6 +111,7 @@ pub fn attack_image(
     let defend = |x: Tensor<4>| {
         crate::model::predictions(model.forward_path(x, &result.defender_paths[0]))[0]
     };
+    let clean_prediction = defend(x.clone());
     let float_prediction = defend(result.x_adv.clone());
     let eight_bit_prediction = defend(x8.clone());
     let adversarial_paths = ensemble::query(model, &x8.squeeze_dim(0), &paths);
@@ -123,6 +126,7 @@ pub fn attack_image(
         defender_path: result.defender_paths[0].clone(),
         trace: result.trace,
         cancelled: result.cancelled,
+        clean_prediction,
         float_prediction,
         eight_bit_prediction,
         query_paths: paths,
@@ -131,7 +135,42 @@ pub fn attack_image(
     })
 }
 
+/// What the attack did to the defender's path: the one-line answer a lesson gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The defender's path was wrong on the clean image already: the attack proves nothing.
+    WrongBeforeTheAttack,
+    /// Right on the clean image, wrong on the (8-bit) adversarial one.
+    Fooled,
+    /// Right on both.
+    StillRight,
+}
+
+impl Verdict {
+    pub fn of(clean: usize, adversarial: usize, label: usize) -> Self {
+        match (clean == label, adversarial == label) {
+            (false, _) => Verdict::WrongBeforeTheAttack,
+            (true, false) => Verdict::Fooled,
+            (true, true) => Verdict::StillRight,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Verdict::WrongBeforeTheAttack => "wrong before the attack",
+            Verdict::Fooled => "fooled",
+            Verdict::StillRight => "still right",
+        }
+    }
+}
+
 impl ImageAttack {
+    /// The defender's path on the 8-bit result, judged against its clean prediction.
+    pub fn verdict(&self) -> Verdict {
+        Verdict::of(self.clean_prediction, self.eight_bit_prediction, self.label)
+    }
+
     pub fn clean_summary(&self, classes: usize) -> EnsembleSummary {
         ensemble::summarize(&self.clean_paths, classes, Some(self.label))
     }
@@ -184,6 +223,9 @@ impl ImageAttack {
             attack_path: space.format(&self.attack_path),
             defender_path: space.format(&self.defender_path),
             defender_prediction: DefenderPrediction {
+                clean: self.clean_prediction,
+                clean_name: name(self.clean_prediction),
+                verdict: self.verdict(),
                 float: self.float_prediction,
                 eight_bit: self.eight_bit_prediction,
                 float_name: name(self.float_prediction),
@@ -228,9 +270,14 @@ pub struct AttackReport {
     pub ensemble: ReportEnsemble,
 }
 
-/// The defender path's verdict on the adversarial image, before and after 8-bit rounding.
+/// The defender path's predictions: on the clean image, and on the adversarial image before
+/// and after 8-bit rounding.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DefenderPrediction {
+    pub clean: usize,
+    pub clean_name: String,
+    /// From the clean and the 8-bit prediction.
+    pub verdict: Verdict,
     pub float: usize,
     pub eight_bit: usize,
     pub float_name: String,
@@ -250,4 +297,18 @@ pub struct ReportEnsemble {
 pub struct EnsembleSide {
     pub summary: EnsembleSummary,
     pub paths: Vec<PathPrediction>,
+}
+
+#[cfg(test)]
+mod verdict_tests {
+    use super::Verdict;
+
+    #[test]
+    fn a_path_wrong_on_the_clean_image_is_not_fooled_by_the_attack() {
+        // label 3; (clean, adversarial) predictions of the defender's path.
+        assert_eq!(Verdict::of(5, 5, 3), Verdict::WrongBeforeTheAttack);
+        assert_eq!(Verdict::of(5, 3, 3), Verdict::WrongBeforeTheAttack);
+        assert_eq!(Verdict::of(3, 5, 3), Verdict::Fooled);
+        assert_eq!(Verdict::of(3, 3, 3), Verdict::StillRight);
+    }
 }

@@ -102,9 +102,10 @@ pub fn run(args: AttackCliArgs) -> anyhow::Result<()> {
         names[outcome.label], report.label_source
     );
     println!(
-        "defender path   {}  →  {} on the adversarial image{}",
+        "defender path   {}  →  {} on the adversarial image ({}){}",
         space.format(&outcome.defender_path),
         names[outcome.eight_bit_prediction],
+        outcome.verdict().describe(),
         if outcome.float_prediction != outcome.eight_bit_prediction {
             format!(
                 " ({} before 8-bit rounding)",
