@@ -649,3 +649,29 @@ fn the_default_heatmap_after_the_paper_preset_shows_structure() {
         "only {away} of 1024 pixels differ from the most common colour"
     );
 }
+
+#[test]
+fn presentation_mode_zooms_with_the_keyboard_and_remembers_it() {
+    let (_, mut h) = ready("presentation");
+    assert_eq!(h.state_mut().settings_mut().presentation.zoom, 1.0);
+    for _ in 0..2 {
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Plus);
+        h.step();
+    }
+    h.step();
+    let zoom = h.state_mut().settings_mut().presentation.zoom;
+    assert!(zoom > 1.1, "Ctrl + zooms in: {zoom}");
+    assert_eq!(zoom, h.ctx.zoom_factor());
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num0);
+    h.step();
+    h.step();
+    assert_eq!(h.state_mut().settings_mut().presentation.zoom, 1.0);
+
+    h.get_by_label("high contrast").click();
+    h.step();
+    assert!(h.state_mut().settings_mut().presentation.high_contrast);
+    assert_eq!(
+        h.ctx.global_style().visuals.override_text_color,
+        Some(egui::Color32::WHITE)
+    );
+}

@@ -10,6 +10,7 @@ mod frames;
 pub mod heatmap;
 mod images;
 pub mod path_view;
+pub mod presentation;
 pub mod result_view;
 mod script;
 pub mod session;
@@ -124,6 +125,7 @@ impl RnaLensApp {
             )
         };
         views.sanitize();
+        settings.presentation.restore(&cc.egui_ctx);
         let ctx = cc.egui_ctx.clone();
         let worker = Worker::spawn(options.device, move || ctx.request_repaint());
         let source = match (&options.model, &settings.model) {
@@ -405,6 +407,7 @@ impl eframe::App for RnaLensApp {
         self.live = self.worker.live();
         self.handle_dropped_files(ctx);
         self.handle_keys(ctx);
+        self.settings.presentation.logic(ctx);
         self.run_script(ctx);
         if self.options.frame_stats {
             self.frames.tick(self.worker.busy());
@@ -431,8 +434,14 @@ impl eframe::App for RnaLensApp {
                         self.message = None;
                     }
                 } else {
-                    ui.label(RichText::new("Space run · Esc cancel · R resample path").small());
+                    ui.label(
+                        RichText::new("Space run · Esc cancel · R resample path · F11 full screen")
+                            .small(),
+                    );
                 }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    self.settings.presentation.ui(ui);
+                });
             });
         });
         egui::Panel::left("left")

@@ -58,6 +58,8 @@ pub struct Settings {
     /// Paths of the ensemble query (the default 256, at most 4,096).
     pub ensemble_paths: usize,
     pub view: Tab,
+    /// Zoom and theme.
+    pub presentation: super::presentation::Presentation,
     /// The model last opened: a file's path, or a shipped model's file name (see
     /// [`crate::assets::ModelSource::remembered`]); the default shipped model when absent.
     pub model: Option<PathBuf>,
@@ -73,6 +75,7 @@ impl Default for Settings {
             heatmap: HeatmapParams::default(),
             ensemble_paths: 256,
             view: Tab::Attack,
+            presentation: Default::default(),
             model: None,
         }
     }
@@ -94,6 +97,7 @@ impl Settings {
     /// Brings values from an older or edited store back into range.
     pub fn sanitized(mut self) -> Self {
         self.ensemble_paths = self.ensemble_paths.clamp(1, MAX_ENSEMBLE_PATHS);
+        self.presentation.sanitize();
         if self.attack.validate(usize::MAX).is_err() {
             self.attack = paper_protocol();
         }

@@ -51,7 +51,7 @@ impl ModelArgs {
                 let source = ModelSource::Shipped(rna_lens::assets::default_model());
                 // On stderr, so that `--json` output stays one document.
                 eprintln!(
-                    "model: {} (the default; name another with --model)",
+                    "model: {} — the default; name another with --model",
                     source.describe()
                 );
                 Ok(source.open(&device.device)?)
