@@ -188,20 +188,25 @@ impl View for ResultView {
                 "Cancelled: showing the best point found before stopping.",
             );
         }
+        // Four images side by side, as large as the panel allows (a projector's 1280×720
+        // leaves the central panel about 750 points).
+        let gap = ui.spacing().item_spacing.x;
+        let side = ((ui.available_width() - 3.0 * gap) / 4.0).clamp(80.0, IMAGE_SIDE);
         ui.horizontal(|ui| {
             let column = |ui: &mut Ui, title: &str, draw: &mut dyn FnMut(&mut Ui)| {
                 ui.vertical(|ui| {
-                    ui.label(RichText::new(title).strong());
+                    ui.set_max_width(side);
+                    ui.add(egui::Label::new(RichText::new(title).strong()).wrap());
                     draw(ui);
                 });
             };
             column(ui, "clean", &mut |ui| {
                 let t = textures.planar(ui, "result-clean", &result.clean, 32);
-                ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(IMAGE_SIDE)));
+                ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(side)));
             });
             column(ui, &format!("adversarial (step {step})"), &mut |ui| {
                 let t = textures.planar(ui, "result-adversarial", shown, 32);
-                ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(IMAGE_SIDE)));
+                ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(side)));
             });
             let scale = format!(
                 "perturbation (±{:.1}/255 = black/white)",
@@ -214,13 +219,13 @@ impl View for ResultView {
                     &amplified(&delta, params.eps),
                     32,
                 );
-                ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(IMAGE_SIDE)));
+                ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(side)));
             });
             column(ui, "heatmap", &mut |ui| {
                 let style = HeatmapStyle {
                     params: *params,
                     gpu,
-                    side: IMAGE_SIDE,
+                    side,
                 };
                 heatmap_ui(ui, 1, &delta, &result.clean, &style, textures);
             });
@@ -245,35 +250,14 @@ impl View for ResultView {
             }
         });
         ui.separator();
-        ui.columns(3, |cols| {
-            let classes = names.len();
-            let clean = result.clean_summary(classes);
-            let adv = result.adversarial_summary(classes);
-            let mean = |rows: &[crate::ensemble::PathPrediction]| {
-                mean_probabilities(
-                    &rows
-                        .iter()
-                        .map(|p| p.probabilities.clone())
-                        .collect::<Vec<_>>(),
-                )
-            };
-            cols[0].label(RichText::new("before: mean over paths").strong());
-            top_k_bars(
-                &mut cols[0],
-                &mean(&result.clean_paths),
-                names,
-                Some(result.label),
-                5,
-            );
-            cols[1].label(RichText::new("after: mean over paths").strong());
-            top_k_bars(
-                &mut cols[1],
-                &mean(&result.adversarial_paths),
-                names,
-                Some(result.label),
-                5,
-            );
-            let ui = &mut cols[2];
+        // The verdict beside the two bar charts where they fit, else below them.
+        let wide = ui.available_width() >= 900.0;
+        let classes = names.len();
+        let (clean, adv) = (
+            result.clean_summary(classes),
+            result.adversarial_summary(classes),
+        );
+        let mut verdict_ui = |ui: &mut Ui| {
             ui.label(RichText::new("verdict").strong());
             ui.label(format!(
                 "true label: {} ({})",
@@ -330,7 +314,39 @@ impl View for ResultView {
                     actions.push(Action::Export(Export::Report));
                 }
             });
+        };
+        ui.columns(if wide { 3 } else { 2 }, |cols| {
+            let mean = |rows: &[crate::ensemble::PathPrediction]| {
+                mean_probabilities(
+                    &rows
+                        .iter()
+                        .map(|p| p.probabilities.clone())
+                        .collect::<Vec<_>>(),
+                )
+            };
+            cols[0].label(RichText::new("before: mean over paths").strong());
+            top_k_bars(
+                &mut cols[0],
+                &mean(&result.clean_paths),
+                names,
+                Some(result.label),
+                5,
+            );
+            cols[1].label(RichText::new("after: mean over paths").strong());
+            top_k_bars(
+                &mut cols[1],
+                &mean(&result.adversarial_paths),
+                names,
+                Some(result.label),
+                5,
+            );
+            if wide {
+                verdict_ui(&mut cols[2]);
+            }
         });
+        if !wide {
+            verdict_ui(ui);
+        }
         ui.separator();
         heatmap_controls(ui, params, textures);
         ui.separator();
