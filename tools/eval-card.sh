@@ -12,6 +12,9 @@
 #   queries) for a random model, AutoAttack's standard version for a deterministic one. For a
 #   model without random layers every path policy is the same attack, so those rows are not
 #   repeated.
+#   For a random model, also the transfer study by composition (issue #16): PGD-20 crafted on
+#   each of 4 IN-heavy (15% BN) and 4 BN-heavy (85% BN) paths, on 256 test images all 8 paths
+#   classify right, tested on all 8; written to MODEL.transfer.json and printed by group.
 #   The stages run side by side, one process each. Each records its finished batches in
 #   $CHECKPOINTS (default ~/.cache/rna-lens/eval-card/MODEL-SEED-LIMIT-AA_LIMIT), so after an
 #   interruption the same command goes on where it stopped.
@@ -45,3 +48,19 @@ eval_json paths "${subset[@]}" --preset pgd20 --defender-paths 32 \
   > "$out/paths.json"
 
 python3 tools/card-table.py "$model" "$out/natural.json" "$out"/attacks.json "$out"/eot.json "$out"/aa.json "$out"/paths.json
+if [ "$random" = 1 ]; then
+  transfer="${model%.safetensors}.transfer.json"
+  $bin transfer --model "$model" --data "$data" --seed "$seed" --bn-shares 0.15,0.85 --paths 4 \
+    --clean-right-on-all --limit 256 --json > "$transfer"
+  python3 - "$transfer" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+print(f"\nTransfer by composition: PGD-20 on {m['images']} images every path gets right; "
+      "success with 95% intervals over images (these paths) and over path pairs")
+print("| from | to | success | over images | over pairs | pairs |\n|---|---|---|---|---|---|")
+for g in m["groups"]:
+    s, p = g["success"], g["over_pairs"]
+    print(f"| {g['source_bin']} | {g['target_bin']} | {100*s['value']:.1f}% | "
+          f"{100*s['low']:.1f}–{100*s['high']:.1f}% | {100*p['low']:.1f}–{100*p['high']:.1f}% | {g['pairs']} |")
+PY
+fi
