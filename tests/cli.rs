@@ -618,6 +618,13 @@ fn transfer_by_composition_draws_paths_at_each_share_on_images_all_paths_get_rig
         );
     }
     let groups = v["groups"].as_array().unwrap();
+    // Over path pairs the interval is never narrower than over images.
+    for g in groups {
+        let (images, pairs) = (&g["success"], &g["over_pairs"]);
+        assert!(pairs["low"].as_f64() <= images["low"].as_f64(), "{g}");
+        assert!(pairs["high"].as_f64() >= images["high"].as_f64(), "{g}");
+        assert_eq!(pairs["value"], images["value"]);
+    }
     assert!(
         groups
             .iter()

@@ -38,7 +38,8 @@ pub struct GroupCell {
     /// image is one unit: the pairs of a group share it).
     pub success: Proportion,
     /// The same pooled figure with a 95% interval over path pairs (each pair one unit): how much
-    /// it would move with other paths of these compositions. Unknown for a single pair.
+    /// it would move with other paths of these compositions. Never narrower than the interval
+    /// over images (a few pairs that happen to agree say little); the whole range for one pair.
     pub over_pairs: Proportion,
     pub pairs: usize,
 }
@@ -220,11 +221,17 @@ pub fn transfer_matrix(
                 .filter(|&(_, trials)| trials > 0.0)
                 .collect();
             if !per_image.is_empty() {
+                let success = Proportion::clustered(&per_image);
+                let by_pair = Proportion::clustered(&per_pair);
                 groups.push(GroupCell {
                     source_bin: sname.to_string(),
                     target_bin: tname.to_string(),
-                    success: Proportion::clustered(&per_image),
-                    over_pairs: Proportion::clustered(&per_pair),
+                    success,
+                    over_pairs: Proportion {
+                        low: by_pair.low.min(success.low),
+                        high: by_pair.high.max(success.high),
+                        ..success
+                    },
                     pairs: pairs.len(),
                 });
             }
