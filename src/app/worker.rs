@@ -7,9 +7,9 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use crate::attack::AttackConfig;
 use crate::attack::image::{ImageAttack, attack_image, first_image_bytes};
 use crate::attack::transfer::{TransferMatrix, transfer_matrix};
-use crate::attack::{AttackConfig, PathPolicy};
 use crate::data::batch_to_tensor;
 use crate::device::{self, DeviceChoice};
 use crate::ensemble::{self, PathPrediction};
@@ -421,10 +421,7 @@ impl Engine {
         eot_paths: usize,
         query_paths: usize,
     ) -> Result<Comparison, String> {
-        let mut official = config.clone();
-        official.policy = PathPolicy::Official;
-        let mut eot = config.clone();
-        eot.policy = PathPolicy::Eot(eot_paths);
+        let [official, eot] = crate::attack::protocol_pair(config, eot_paths);
         let (official, _) = self.attack(
             input,
             label,

@@ -320,6 +320,18 @@ fn trim_number(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// The same attack and budget under the paper's protocol (`official`: attack one random path,
+/// defend on another) and under EOT over `k` paths per step: the comparison that shows how far
+/// the protocol overstates robustness. The EOT side should be judged against the official
+/// side's label, so both count the same truth.
+pub fn protocol_pair(config: &AttackConfig, k: usize) -> [AttackConfig; 2] {
+    let mut official = config.clone();
+    official.policy = PathPolicy::Official;
+    let mut eot = config.clone();
+    eot.policy = PathPolicy::Eot(k);
+    [official, eot]
+}
+
 /// The attack in words, with its budget, loss, target and path policy: the line every report
 /// and table prints beside a figure.
 pub fn describe_attack(a: &AttackConfig) -> String {
@@ -378,6 +390,25 @@ pub fn describe_attack(a: &AttackConfig) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_protocol_pair_keeps_the_budget_and_changes_only_the_policy() {
+        let mut config = AttackConfig::preset(AttackKind::Pgd);
+        config.policy = PathPolicy::Fixed;
+        config.eps = 4.0 / 255.0;
+        let [official, eot] = protocol_pair(&config, 7);
+        assert_eq!(official.policy, PathPolicy::Official);
+        assert_eq!(eot.policy, PathPolicy::Eot(7));
+        for side in [official, eot] {
+            assert_eq!(
+                AttackConfig {
+                    policy: PathPolicy::Fixed,
+                    ..side
+                },
+                config
+            );
+        }
+    }
+
     use super::*;
 
     fn close(a: f64, b: f64) -> bool {

@@ -16,7 +16,7 @@ pub mod transfer;
 
 use burn::tensor::Tensor;
 
-pub use config::{AttackConfig, AttackKind, describe_attack, parse_budget};
+pub use config::{AttackConfig, AttackKind, describe_attack, parse_budget, protocol_pair};
 pub use loss::LossKind;
 pub use pgd::{Norm, Objective, PgdConfig, StepEval};
 pub use policy::{Pairing, PathObjective, PathPolicy, draw_paths};
