@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use egui::{RichText, Ui, Vec2};
-use egui_plot::{FilledArea, Legend, Line, Plot, PlotPoints, VLine};
+use egui_plot::{FilledArea, Line, Plot, PlotPoints, VLine};
 
 use crate::attack::image::{amplified, delta_between};
 use crate::colormap::{self, Colormap, HeatmapMode, HeatmapParams};
@@ -375,14 +375,26 @@ pub fn trace_plots(ui: &mut Ui, id: &str, result: &crate::attack::image::ImageAt
         .enumerate()
         .map(|(i, t)| [i as f64, f64::from(t.margin)])
         .collect();
-    let height = (ui.available_height() - 8.0).clamp(100.0, 220.0);
+    let height = (ui.available_height() - 28.0).clamp(100.0, 220.0);
+    let eot = low != high;
+    // Captions instead of legends: a legend inside a narrow plot covers the data.
+    let caption = |ui: &mut Ui, text: &str| {
+        ui.add(egui::Label::new(RichText::new(text).small()).wrap());
+    };
     ui.columns(2, |cols| {
+        caption(
+            &mut cols[0],
+            if eot {
+                "loss (red), min–max over the EOT paths shaded; grey: the step shown"
+            } else {
+                "loss (red); grey: the step shown"
+            },
+        );
         Plot::new(format!("{id}-loss"))
             .height(height)
-            .legend(Legend::default())
             .x_axis_label("iteration")
             .show(&mut cols[0], |plot| {
-                if low != high {
+                if eot {
                     plot.add(
                         FilledArea::new("EOT spread (min–max over paths)", &xs, &low, &high)
                             .fill_color(egui::Color32::from_rgba_unmultiplied(219, 68, 55, 60)),
@@ -391,9 +403,12 @@ pub fn trace_plots(ui: &mut Ui, id: &str, result: &crate::attack::image::ImageAt
                 plot.line(Line::new("loss", loss).color(egui::Color32::from_rgb(219, 68, 55)));
                 plot.vline(VLine::new("shown step", step as f64).color(egui::Color32::GRAY));
             });
+        caption(
+            &mut cols[1],
+            "margin: true class minus the best other (below 0: misclassified); grey: the step shown",
+        );
         Plot::new(format!("{id}-margin"))
             .height(height)
-            .legend(Legend::default())
             .x_axis_label("iteration")
             .show(&mut cols[1], |plot| {
                 plot.line(Line::new("margin (true − best other)", margin));
