@@ -14,6 +14,7 @@ use crate::model::file::{self, NamedTensor};
 use super::config::TrainConfig;
 use super::optimizer::Sgd;
 use super::trainer::{Trainer, split};
+use super::{Result, TrainError, ensure};
 
 /// One row of the per-epoch log.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -61,41 +62,49 @@ pub(super) const BEST: &str = "best.safetensors";
 pub(super) const LOG: &str = "log.csv";
 
 impl Trainer {
-    pub fn resume(dir: &FsPath, data: ImageSet, device: &Device) -> anyhow::Result<Self> {
+    pub fn resume(dir: &FsPath, data: ImageSet, device: &Device) -> Result<Self> {
         let read = |name: &str| {
             let path = dir.join(name);
-            std::fs::read(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            std::fs::read(&path).map_err(|error| TrainError::Io {
+                path: path.display().to_string(),
+                error,
+            })
         };
         let (meta, tensors) = file::decode(&read(OPTIMIZER)?)?;
         let state: TrainState = serde_json::from_str(
             meta.get("train_state")
                 .and_then(|v| v.as_str())
-                .ok_or_else(|| anyhow::anyhow!("optimizer file has no training state"))?,
+                .ok_or_else(|| {
+                    TrainError::Refused("optimizer file has no training state".into())
+                })?,
         )?;
         let model_bytes = read(CHECKPOINT)?;
         let (model_meta, _) = file::decode(&model_bytes)?;
         // Weights and optimizer state are two files; a stamp shows they belong together.
         if let Some(stamp) = model_meta.get("train_step").and_then(|v| v.as_str()) {
-            anyhow::ensure!(
-                stamp == state.stamp(),
-                "{}: the weights are from step {stamp} but the optimizer state from step {} (interrupted while checkpointing); restart the run",
-                dir.display(),
-                state.stamp()
-            );
+            ensure(stamp == state.stamp(), || {
+                format!(
+                    "{}: the weights are from step {stamp} but the optimizer state from step {} (interrupted while checkpointing); restart the run",
+                    dir.display(),
+                    state.stamp()
+                )
+            })?;
         }
         let mut model = file::from_bytes(&model_bytes, device)?;
-        anyhow::ensure!(
-            model.config().class_names == data.class_names,
-            "the data's classes ({}) are not the run's ({})",
-            data.class_names.join(", "),
-            model.config().class_names.join(", ")
-        );
+        ensure(model.config().class_names == data.class_names, || {
+            format!(
+                "the data's classes ({}) are not the run's ({})",
+                data.class_names.join(", "),
+                model.config().class_names.join(", ")
+            )
+        })?;
         if let Some(n) = state.data_images {
-            anyhow::ensure!(
-                n == data.len(),
-                "the run started on {n} images, this data has {}: resume with the same --data",
-                data.len()
-            );
+            ensure(n == data.len(), || {
+                format!(
+                    "the run started on {n} images, this data has {}: resume with the same --data",
+                    data.len()
+                )
+            })?;
         }
         let mut sizes = HashMap::new();
         model.visit_params(&mut |name, role, p| {
@@ -105,11 +114,9 @@ impl Trainer {
         });
         let mut buffers = HashMap::new();
         for t in tensors.into_values() {
-            anyhow::ensure!(
-                sizes.get(&t.name) == Some(&t.values.len()),
-                "optimizer state for '{}' does not fit the model",
-                t.name
-            );
+            ensure(sizes.get(&t.name) == Some(&t.values.len()), || {
+                format!("optimizer state for '{}' does not fit the model", t.name)
+            })?;
             let n = t.values.len();
             buffers.insert(
                 t.name,
@@ -131,7 +138,7 @@ impl Trainer {
         })
     }
 
-    pub fn checkpoint(&self) -> anyhow::Result<()> {
+    pub fn checkpoint(&self) -> Result<()> {
         let mut stamp = serde_json::Map::new();
         stamp.insert("train_step".into(), self.state.stamp().into());
         file::write_atomically(

@@ -22,3 +22,32 @@ pub use checkpoint::{EpochLog, TrainState};
 pub use config::{TrainAttack, TrainConfig};
 pub use schedule::Schedule;
 pub use trainer::{Progress, Trainer};
+
+/// Why a run cannot start, go on or be saved; each message is one line, as the CLI prints it.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A config, data set or checkpoint that does not fit the run, or a held-out check that
+    /// failed.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
+    /// A file-system error without a path of its own (creating the run folder).
+    #[error(transparent)]
+    Fs(#[from] std::io::Error),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    #[error(transparent)]
+    State(#[from] serde_json::Error),
+}
+
+type Result<T> = std::result::Result<T, TrainError>;
+
+/// `Err(Refused(message()))` unless `condition` holds.
+fn ensure(condition: bool, message: impl FnOnce() -> String) -> Result<()> {
+    if condition {
+        Ok(())
+    } else {
+        Err(TrainError::Refused(message()))
+    }
+}

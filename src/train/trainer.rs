@@ -20,6 +20,7 @@ use super::checkpoint::{BEST, CHECKPOINT, EpochLog, TrainState};
 use super::config::TrainConfig;
 use super::optimizer::Sgd;
 use super::schedule::Schedule;
+use super::{Result, TrainError, ensure};
 
 /// Train-mode gradients on one path for the attack inside a training step.
 struct TrainModeObjective<'m> {
@@ -76,18 +77,13 @@ pub struct Trainer {
 
 impl Trainer {
     /// A new run in `dir` (created; must not hold a previous run).
-    pub fn new(
-        config: TrainConfig,
-        data: ImageSet,
-        dir: &FsPath,
-        device: &Device,
-    ) -> anyhow::Result<Self> {
-        config.validate().map_err(anyhow::Error::msg)?;
+    pub fn new(config: TrainConfig, data: ImageSet, dir: &FsPath, device: &Device) -> Result<Self> {
+        config.validate().map_err(TrainError::Refused)?;
         if dir.join(CHECKPOINT).exists() {
-            anyhow::bail!(
+            return Err(TrainError::Refused(format!(
                 "{} already holds a training run; resume it with --resume or choose another --out",
                 dir.display()
-            );
+            )));
         }
         std::fs::create_dir_all(dir)?;
         let mut model_config = ModelConfig::cifar10(Architecture::preset(&config.architecture)?)
@@ -208,7 +204,7 @@ impl Trainer {
     }
 
     /// Closes an epoch: held-out evaluation, best-model selection, log row.
-    fn finish_epoch(&mut self, started: f64) -> anyhow::Result<EpochLog> {
+    fn finish_epoch(&mut self, started: f64) -> Result<EpochLog> {
         let config = self.state.config.clone();
         let eval = EvalConfig::official_pgd(config.holdout_pgd_steps, config.seed);
         let report = evaluate(
@@ -219,7 +215,7 @@ impl Trainer {
             None,
             &mut |_, _| true,
         )
-        .map_err(anyhow::Error::msg)?;
+        .map_err(TrainError::Refused)?;
         let row = EpochLog {
             epoch: self.state.epoch + 1,
             lr: config.learning_rate(
@@ -284,9 +280,11 @@ impl Trainer {
         &mut self,
         stop: &Arc<AtomicBool>,
         report: &mut dyn FnMut(Progress<'_>),
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         let steps_per_epoch = self.steps_per_epoch();
-        anyhow::ensure!(steps_per_epoch > 0, "fewer training images than one batch");
+        ensure(steps_per_epoch > 0, || {
+            "fewer training images than one batch".into()
+        })?;
         let mut clock = Instant::now();
         let mut epoch_started = self.state.seconds;
         while !self.is_finished() {
@@ -335,17 +333,18 @@ fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     order
 }
 
-pub(super) fn split(config: &TrainConfig, data: ImageSet) -> anyhow::Result<(ImageSet, ImageSet)> {
+pub(super) fn split(config: &TrainConfig, data: ImageSet) -> Result<(ImageSet, ImageSet)> {
     // A limit keeps a seeded random subset, so every class stays represented.
     let data = match config.limit {
         Some(n) => data.sample(n, config.seed),
         None => data,
     };
-    anyhow::ensure!(
-        config.holdout < data.len(),
-        "the held-out split ({}) must be smaller than the training data ({})",
-        config.holdout,
-        data.len()
-    );
+    ensure(config.holdout < data.len(), || {
+        format!(
+            "the held-out split ({}) must be smaller than the training data ({})",
+            config.holdout,
+            data.len()
+        )
+    })?;
     Ok(data.split_holdout(config.holdout, config.seed))
 }
