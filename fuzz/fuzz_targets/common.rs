@@ -28,6 +28,6 @@ pub fn check_loaded(model: &RnaModel) {
     let device = model.device().clone();
     let path = model.path_space().sample(&mut rna_lens::rng::SeededRng::new(0));
     let logits = model.forward_path(Tensor::zeros([1, 3, 32, 32], &device), &path);
-    let values: Vec<f32> = logits.into_data().convert::<f32>().to_vec().unwrap();
+    let values: Vec<f32> = logits.into_data().convert::<f32>().try_into_vec().unwrap();
     assert!(values.iter().all(|v| v.is_finite()), "a loaded model gave {values:?}");
 }
