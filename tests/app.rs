@@ -675,3 +675,24 @@ fn presentation_mode_zooms_with_the_keyboard_and_remembers_it() {
         Some(egui::Color32::WHITE)
     );
 }
+
+#[test]
+fn at_a_projectors_size_every_layer_of_the_path_strip_is_on_screen() {
+    let dir = scratch("strip-720");
+    let mut opts = options(model_file(&dir));
+    opts.view = Some(Tab::Paths);
+    let mut h = Harness::builder()
+        .with_size([1280.0, 720.0])
+        .build_eframe(move |cc| RnaLensApp::new(cc, opts));
+    wait_idle(&mut h);
+    // The central panel ends where the attack panel (its "Paper protocol" button) begins.
+    let panel_left = h.get_by_label("Paper protocol").rect().left();
+    for layer in [0, 10, 20] {
+        let rect = h.get_by_label_contains(&format!("layer {layer}:")).rect();
+        assert!(
+            rect.right() < panel_left,
+            "layer {layer} ends at x = {}, the attack panel starts at {panel_left}",
+            rect.right()
+        );
+    }
+}

@@ -166,15 +166,21 @@ fn legend(ui: &mut Ui, space: &PathSpace) {
     });
 }
 
+const CELL_GAP: f32 = 2.0;
+
+/// The width of one layer's cell so that all `layers` fit the panel, gaps included.
+fn cell_width(ui: &Ui, layers: usize) -> f32 {
+    let n = layers.max(1) as f32;
+    ((ui.available_width() - CELL_GAP * (n - 1.0)) / n - 0.5).clamp(14.0, 40.0)
+}
+
 /// Draws the cells; returns the layer clicked.
 fn strip(ui: &mut Ui, space: &PathSpace, path: &Path, pinned: &[bool]) -> Option<usize> {
     let mut clicked = None;
-    let cell = Vec2::new(
-        ((ui.available_width() - 8.0) / space.num_layers() as f32).clamp(14.0, 40.0),
-        36.0,
-    );
-    ui.horizontal(|ui| {
-        ui.spacing_mut().item_spacing.x = 2.0;
+    let cell = Vec2::new(cell_width(ui, space.num_layers()), 36.0);
+    // Wraps where even the narrowest cells do not fit (large zoom, deep networks).
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = CELL_GAP;
         for (layer, info) in space.layers.iter().enumerate() {
             let kind = space.candidates[path.get(layer)];
             let (rect, response) = ui.allocate_exact_size(cell, Sense::click());
@@ -225,10 +231,10 @@ fn strip(ui: &mut Ui, space: &PathSpace, path: &Path, pinned: &[bool]) -> Option
 
 /// Per layer, a bar split by the share of each candidate.
 fn mix_chart(ui: &mut Ui, space: &PathSpace, mix: &PathMix) {
-    let width = ((ui.available_width() - 8.0) / space.num_layers() as f32).clamp(14.0, 40.0);
+    let width = cell_width(ui, space.num_layers());
     let height = 90.0;
-    ui.horizontal(|ui| {
-        ui.spacing_mut().item_spacing.x = 2.0;
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = CELL_GAP;
         for (layer, info) in space.layers.iter().enumerate() {
             let (rect, response) = ui.allocate_exact_size(Vec2::new(width, height), Sense::hover());
             let mut top = rect.top();
