@@ -127,7 +127,11 @@ impl RnaLensApp {
         views.sanitize();
         settings.presentation.restore(&cc.egui_ctx);
         let ctx = cc.egui_ctx.clone();
-        let worker = Worker::spawn(options.device, move || ctx.request_repaint());
+        // Progress arrives at every attack iteration, often hundreds a second: at most about
+        // 30 repaints a second follow it (each request only moves the deadline earlier).
+        let worker = Worker::spawn(options.device, move || {
+            ctx.request_repaint_after(std::time::Duration::from_millis(33))
+        });
         let source = match (&options.model, &settings.model) {
             (Some(path), _) => ModelSource::File(path.clone()),
             (None, Some(remembered)) => ModelSource::recall(remembered)
