@@ -8,13 +8,18 @@ cd "$(dirname "$0")/.."
 model=(); [ $# -ge 1 ] && model=(--model "$1")
 cargo build --release --quiet
 bin="${CARGO_TARGET_DIR:-target}/release/rna-lens"
-shoot() { # name view
-  xvfb-run -a -s "-screen 0 1400x900x24" "$bin" gui "${model[@]}" --fresh-settings \
-    --view "$2" --attack-on-start --screenshot "screenshots/$1.png" --exit
+# eframe restores the window size it stored last time, even with --fresh-settings: a home of
+# its own gives every screenshot the default size.
+home=$(mktemp -d); trap 'rm -rf "$home"' EXIT
+shoot() { # name view [screen]
+  HOME="$home" xvfb-run -a -s "-screen 0 ${3:-1400x900}x24" "$bin" gui "${model[@]}" \
+    --fresh-settings --view "$2" --attack-on-start --screenshot "screenshots/$1.png" --exit
 }
 shoot main attack
 shoot paths paths
 shoot ensemble ensemble
 shoot transfer transfer
 shoot compare compare
+# A projector's size: the window fills the screen.
+shoot main-1280x720 attack 1280x720
 ls -l screenshots/*.png
