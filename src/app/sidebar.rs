@@ -20,7 +20,10 @@ impl ModelPanel {
                 let selected = current == Some(&source);
                 let response = ui
                     .add(egui::Button::selectable(selected, shipped.label))
-                    .on_hover_text(shipped.origin());
+                    // Lazily: `origin` looks for a file beside the binary, not a per-frame cost.
+                    .on_hover_ui(|ui| {
+                        ui.label(shipped.origin());
+                    });
                 if response.clicked() && !selected {
                     actions.push(Action::LoadModel(source));
                 }
