@@ -18,6 +18,8 @@ pub mod ensemble;
 pub mod eval;
 pub mod interop;
 pub mod model;
+pub mod propagation;
+pub mod replay;
 pub mod rng;
 pub mod stats;
 pub mod train;

@@ -99,14 +99,13 @@ fn a_user_attacks_a_gallery_image_and_reads_the_result() {
         .attack
         .as_ref()
         .expect("an attack result");
-    assert_eq!(run.result.label, 6);
-    assert_eq!(run.result.trace.len(), 4, "3 iterates and the result");
-    assert_eq!(run.iterates.len(), run.result.trace.len());
+    assert_eq!(run.label, 6);
+    assert_eq!(run.trace.len(), 4, "3 iterates and the result");
+    assert_eq!(run.iterates.len(), run.trace.len());
     let linf = run
-        .result
         .adversarial
         .iter()
-        .zip(&run.result.clean)
+        .zip(&run.clean)
         .map(|(&a, &c)| (i32::from(a) - i32::from(c)).abs())
         .max()
         .unwrap();
@@ -121,7 +120,7 @@ fn a_user_attacks_a_gallery_image_and_reads_the_result() {
     let report = serde_json::to_value(h.state().report().expect("a report")).unwrap();
     let replay: rna_lens::attack::AttackConfig =
         serde_json::from_value(report["attack"].clone()).unwrap();
-    assert_eq!(replay, run.result.config);
+    assert_eq!(replay, run.config);
     assert_eq!(report["true_label"], 6);
 }
 
@@ -181,8 +180,8 @@ fn cancel_stops_a_long_attack_within_an_iteration() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let run = h.state().session().attack.as_ref().unwrap();
-    assert!(run.result.cancelled);
-    assert!(run.result.trace.len() < 1000);
+    assert!(run.cancelled);
+    assert!(run.trace.len() < 1000);
     assert_eq!(h.state().message(), Some("Attack cancelled"));
 }
 
@@ -361,7 +360,7 @@ fn gallery_labels_are_ignored_for_a_model_with_other_classes() {
         .attack
         .as_ref()
         .expect("the attack runs on the vote");
-    assert!(run.result.label < 3 && !run.result.label_given);
+    assert!(run.label < 3 && !run.label_given);
 }
 
 /// A file dropped onto the window, as the windowing layer hands it over.
@@ -593,11 +592,10 @@ fn the_saved_heatmap_is_the_replay_step_on_screen() {
     // The heatmap of iterate 0 drawn here, independently of the export, at 8× scale.
     let delta: Vec<f32> = run.iterates[0]
         .iter()
-        .zip(&run.result.clean)
+        .zip(&run.clean)
         .map(|(&a, &c)| (f32::from(a) - f32::from(c)) / 255.0)
         .collect();
-    let expected =
-        rna_lens::colormap::render_heatmap(&delta, &run.result.clean, 32, 32, 8, &params);
+    let expected = rna_lens::colormap::render_heatmap(&delta, &run.clean, 32, 32, 8, &params);
     assert_eq!(decode(&first), expected);
     assert_ne!(
         decode(&first),
@@ -627,17 +625,10 @@ fn the_default_heatmap_after_the_paper_preset_shows_structure() {
     // The map alone (opacity 1): blended with the image, any map would look varied.
     let params = rna_lens::colormap::HeatmapParams {
         opacity: 1.0,
-        eps: rna_lens::app::result_view::pixel_scale(&run.result),
+        eps: run.pixel_scale(),
         ..shown
     };
-    let pixels = rna_lens::colormap::render_heatmap(
-        &run.result.delta(),
-        &run.result.clean,
-        32,
-        32,
-        1,
-        &params,
-    );
+    let pixels = rna_lens::colormap::render_heatmap(&run.delta(), &run.clean, 32, 32, 1, &params);
     let mut counts = std::collections::HashMap::new();
     for p in pixels.chunks_exact(4) {
         *counts.entry(p.to_vec()).or_insert(0usize) += 1;
@@ -695,4 +686,109 @@ fn at_a_projectors_size_every_layer_of_the_path_strip_is_on_screen() {
             rect.right()
         );
     }
+}
+
+/// Steps frames until the lesson's current step has its closing sentence.
+fn lesson_sentence(h: &mut Harness<'_, RnaLensApp>, step: usize) -> String {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if let Some((at, Some(sentence))) = h.state().lesson_status() {
+            assert_eq!(at, step);
+            h.step();
+            return sentence;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "lesson step {step} never finished: {:?}",
+            h.state().message()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_lesson_walks_through_every_step_and_each_sentence_reads_the_result_on_screen() {
+    let mut h = harness(AppOptions {
+        device: "cpu".parse().unwrap(),
+        fresh_settings: true,
+        lesson: Some(None),
+        ..AppOptions::default()
+    });
+    let mut sentences = Vec::new();
+    for step in 0..8 {
+        if step > 0 {
+            h.key_press(egui::Key::ArrowRight);
+        }
+        let sentence = lesson_sentence(&mut h, step);
+        // The sentence is on screen, and says what the results it reads say.
+        h.get_by_label(&sentence);
+        let session = h.state().session();
+        let model = session.model.as_ref().unwrap();
+        let name = |c: usize| model.class_name(c).to_string();
+        match step {
+            0 => {
+                let e = session.ensemble.as_ref().unwrap();
+                assert_eq!(e.paths.len(), 1);
+                assert!(sentence.contains(&format!("says {}", name(e.clean[0].label))));
+                let right = e.clean[0].label == session.label().unwrap();
+                assert_eq!(sentence.contains(": right"), right, "{sentence}");
+            }
+            1 => {
+                let path = h.state().path_view().path.clone().unwrap();
+                let first = session.ensemble.as_ref().unwrap().paths[0].clone();
+                assert_eq!(path, first, "the Paths view shows the path of step 1");
+                let bn = path.choices().iter().filter(|&&c| c == 0).count();
+                assert!(sentence.contains(&format!("at {bn} of its {}", path.len())));
+            }
+            2 => {
+                let e = session.ensemble.as_ref().unwrap();
+                assert_eq!(e.paths.len(), 256);
+                let s = rna_lens::ensemble::summarize(&e.clean, 10, session.label());
+                assert!(sentence.contains(&format!("vote {}", name(s.majority))));
+                let p = s.p_correct.unwrap();
+                assert!(sentence.contains(&format!("{:.0}% (95% interval", 100.0 * p.value)));
+            }
+            3 | 4 => {
+                let a = session.attack.as_ref().unwrap();
+                let fixed = a.config.policy == rna_lens::attack::PathPolicy::Fixed;
+                assert_eq!(fixed, step == 3);
+                assert_eq!(fixed, a.attack_path == a.defender_path);
+                assert!(sentence.contains(&format!(
+                    "says {}: {}",
+                    name(a.eight_bit_prediction),
+                    a.verdict().describe()
+                )));
+            }
+            5 => {
+                let t = session.transfer.as_ref().unwrap();
+                assert_eq!(t.paths.len(), 8);
+                assert!(sentence.contains("%") || sentence.contains("Too few"));
+            }
+            6 => {
+                let c = session.comparison.as_ref().unwrap();
+                assert_eq!(c.eot.config.policy, rna_lens::attack::PathPolicy::Eot(10));
+                let p = c.eot.adversarial_summary(10).p_correct.unwrap();
+                assert!(sentence.contains(&format!("{:.0}% (95% interval", 100.0 * p.value)));
+            }
+            _ => {
+                for (protocol, _, images) in &model.card {
+                    assert!(sentence.contains(&format!("{protocol}: ")), "{sentence}");
+                    assert!(sentence.contains(&format!("on {images} images")));
+                }
+                assert!(!model.card.is_empty(), "the shipped model has a card");
+            }
+        }
+        sentences.push(sentence);
+    }
+    // Back with the left arrow; leave, and the Lesson button resumes at the same step.
+    h.key_press(egui::Key::ArrowLeft);
+    assert_eq!(lesson_sentence(&mut h, 6), sentences[6]);
+    h.get_by_label("Leave lesson").click();
+    h.step();
+    assert!(h.state().lesson_status().is_none());
+    h.step();
+    h.get_by_label("Lesson").click();
+    h.step();
+    assert_eq!(h.state().lesson_status().unwrap().0, 6);
 }

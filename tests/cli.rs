@@ -394,6 +394,137 @@ fn attack_writes_images_and_a_report() {
     std::fs::remove_dir_all(out).unwrap();
 }
 
+/// Decodes every frame of an animated PNG or a GIF.
+fn animation_frames(path: &std::path::Path) -> Vec<image::RgbaImage> {
+    use image::AnimationDecoder;
+    let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    let frames = if path.extension().unwrap() == "gif" {
+        image::codecs::gif::GifDecoder::new(file)
+            .unwrap()
+            .into_frames()
+    } else {
+        image::codecs::png::PngDecoder::new(file)
+            .unwrap()
+            .apng()
+            .unwrap()
+            .into_frames()
+    };
+    frames
+        .collect_frames()
+        .unwrap()
+        .into_iter()
+        .map(|f| f.into_buffer())
+        .collect()
+}
+
+/// The second panel of a replay frame, shrunk back to one pixel per image pixel.
+fn adversarial_panel(frame: &image::RgbaImage) -> image::RgbImage {
+    let (x, y, side) = rna_lens::replay::panel_rect(32, 1);
+    let scale = rna_lens::replay::SCALE;
+    assert_eq!(side, 32 * scale);
+    image::RgbImage::from_fn(32, 32, |i, j| {
+        let p = frame.get_pixel(x + i * scale + scale / 2, y + j * scale + scale / 2);
+        image::Rgb([p[0], p[1], p[2]])
+    })
+}
+
+#[test]
+fn attack_writes_its_replay_for_slides_and_the_layer_view() {
+    let out = scratch("attack-animation");
+    let apng = out.join("replay.png");
+    let gif = out.join("replay.gif");
+    let run = |replay: &PathBuf| {
+        stdout(&rna_lens(&[
+            "attack",
+            "--model",
+            MODEL,
+            "--device",
+            "cpu",
+            "--image",
+            SAMPLE,
+            "--steps",
+            "5",
+            "--paths",
+            "8",
+            "--seed",
+            "4",
+            "--out",
+            out.to_str().unwrap(),
+            "--replay",
+            replay.to_str().unwrap(),
+        ]))
+    };
+    let text = run(&apng);
+    assert!(text.contains("At the last random layer"), "{text}");
+    run(&gif);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let steps = report["trace"].as_array().unwrap().len();
+    assert_eq!(steps, 6, "five steps and the start");
+    let adversarial = image::open(out.join("adversarial.png")).unwrap().to_rgb8();
+    let clean = image::open(out.join("clean.png")).unwrap().to_rgb8();
+
+    // Lossless: one frame per step, the last one showing exactly the saved adversarial image
+    // and the first the clean one (the attack starts from it).
+    let frames = animation_frames(&apng);
+    assert_eq!(frames.len(), steps);
+    assert_eq!(adversarial_panel(frames.last().unwrap()), adversarial);
+    assert_ne!(frames[0], frames[steps - 1]);
+    // GIF: the same frames in 256 colours each, close to the PNG pixels.
+    let frames = animation_frames(&gif);
+    assert_eq!(frames.len(), steps);
+    let panel = adversarial_panel(frames.last().unwrap());
+    let error: f64 = panel
+        .as_raw()
+        .iter()
+        .zip(adversarial.as_raw())
+        .map(|(&a, &b)| f64::from((i16::from(a) - i16::from(b)).abs()))
+        .sum::<f64>()
+        / panel.as_raw().len() as f64;
+    assert!(error < 6.0, "mean error {error} levels");
+    assert_ne!(adversarial, clean);
+
+    // The layer view: the attacker's and defender's paths, then all-BN and all-IN, one value
+    // per random layer, coloured by candidate.
+    let layers = report["layers"].as_array().unwrap();
+    let names: Vec<&str> = layers.iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "attacker's path",
+            "defender's path",
+            "all BatchNorm",
+            "all InstanceNorm+affine"
+        ]
+    );
+    assert_eq!(layers[0]["path"], report["attack_path"]);
+    let random_layers = report["attack_path"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .count();
+    for l in layers {
+        let changes = l["relative_change"].as_array().unwrap();
+        assert_eq!(changes.len(), random_layers);
+        assert!(changes.iter().all(|c| c.as_f64().unwrap() > 0.0));
+    }
+
+    let err = one_line_error(&rna_lens(&[
+        "attack",
+        "--model",
+        MODEL,
+        "--image",
+        SAMPLE,
+        "--out",
+        out.to_str().unwrap(),
+        "--replay",
+        "replay.mp4",
+    ]));
+    assert!(err.contains(".gif") && err.contains("replay.mp4"), "{err}");
+    std::fs::remove_dir_all(out).unwrap();
+}
+
 /// A small CIFAR-10 binary test split the loaders read like the real one.
 /// A folder holding these images as a CIFAR binary test split.
 fn test_split(name: &str, pixels: Vec<u8>, labels: Vec<u16>) -> PathBuf {

@@ -49,7 +49,7 @@ fn five_hundred_attacks_through_the_worker_keep_memory_flat() {
         attack.seed = i;
         let task = worker.attack(input.clone(), Some((i % 10) as usize), attack, 32);
         match wait(task) {
-            Ok(run) => assert_eq!(run.result.trace.len(), 6),
+            Ok(run) => assert_eq!(run.trace.len(), 6),
             Err(e) => panic!("attack {i} failed: {e}"),
         }
         if i == 50 {

@@ -15,11 +15,20 @@ shoot() { # name view [screen]
   HOME="$home" xvfb-run -a -s "-screen 0 ${3:-1400x900}x24" "$bin" gui "${model[@]}" \
     --fresh-settings --view "$2" --attack-on-start --screenshot "screenshots/$1.png" --exit
 }
+lesson() { # name step [screen]
+  HOME="$home" xvfb-run -a -s "-screen 0 ${3:-1280x720}x24" "$bin" gui "${model[@]}" \
+    --fresh-settings --lesson-step "$2" --screenshot "screenshots/$1.png" --exit
+}
 shoot main attack
+shoot layers layers
 shoot paths paths
 shoot ensemble ensemble
 shoot transfer transfer
 shoot compare compare
 # A projector's size: the window fills the screen.
 shoot main-1280x720 attack 1280x720
+# The guided lesson at a projector's size: the white-box step and the defender's step.
+lesson lesson-whitebox 4
+lesson lesson-defender 5
+lesson lesson-eot 7 1920x1080
 ls -l screenshots/*.png

@@ -152,7 +152,7 @@ impl View for CompareView {
         );
         let style = HeatmapStyle {
             params: HeatmapParams {
-                eps: super::result_view::pixel_scale(&c.official),
+                eps: c.official.pixel_scale(),
                 ..*params
             },
             gpu,

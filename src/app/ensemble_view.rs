@@ -91,7 +91,7 @@ impl View for EnsembleView {
         };
         let truth = session
             .label()
-            .or_else(|| session.attack.as_ref().map(|a| a.result.label))
+            .or_else(|| session.attack.as_ref().map(|a| a.label))
             .unwrap_or_else(|| summarize(&result.clean, names.len(), None).majority);
         let clean = summarize(&result.clean, names.len(), Some(truth));
         let adversarial = result

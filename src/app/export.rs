@@ -4,12 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::attack::image::{AttackReport, ReportContext, delta_between};
+use crate::attack::image::{AttackReport, ImageAttack, ReportContext, delta_between};
 use crate::colormap::{self, HeatmapParams};
 use crate::data::preprocess::{save_png, write_png};
 
 use super::RnaLensApp;
-use super::session::{AttackRun, CurrentImage};
+use super::session::CurrentImage;
 use super::worker::ModelInfo;
 
 /// What can be saved from the Attack view.
@@ -21,14 +21,17 @@ pub enum Export {
         step: usize,
     },
     Report,
+    /// The replay as an animation for slides (GIF, or animated PNG).
+    Replay,
 }
 
 impl Export {
-    fn file_name(self) -> (&'static str, &'static str) {
+    fn file_name(self) -> (&'static str, &'static [&'static str]) {
         match self {
-            Export::Adversarial => ("adversarial.png", "png"),
-            Export::Heatmap { .. } => ("heatmap.png", "png"),
-            Export::Report => ("report.json", "json"),
+            Export::Adversarial => ("adversarial.png", &["png"]),
+            Export::Heatmap { .. } => ("heatmap.png", &["png"]),
+            Export::Report => ("report.json", &["json"]),
+            Export::Replay => ("replay.gif", &["gif", "png"]),
         }
     }
 }
@@ -39,14 +42,14 @@ const HEATMAP_SCALE: usize = 8;
 /// Writes the heatmap of replay step `step` (the final result past the last step) as the Attack
 /// view draws it.
 pub fn save_heatmap(
-    run: &AttackRun,
+    run: &ImageAttack,
     step: usize,
     params: &HeatmapParams,
     path: &Path,
 ) -> Result<(), String> {
-    let shown = run.iterates.get(step).unwrap_or(&run.result.adversarial);
-    let delta = delta_between(shown, &run.result.clean);
-    let rgba = colormap::render_heatmap(&delta, &run.result.clean, 32, 32, HEATMAP_SCALE, params);
+    let shown = run.iterates.get(step).unwrap_or(&run.adversarial);
+    let delta = delta_between(shown, &run.clean);
+    let rgba = colormap::render_heatmap(&delta, &run.clean, 32, 32, HEATMAP_SCALE, params);
     let side = (32 * HEATMAP_SCALE) as u32;
     let image = image::RgbaImage::from_raw(side, side, rgba)
         .ok_or_else(|| "heatmap buffer has the wrong size".to_string())?;
@@ -54,7 +57,7 @@ pub fn save_heatmap(
 }
 
 /// The CLI's `report.json` for an attack shown in the app.
-pub fn report_of(run: &AttackRun, model: &ModelInfo, image: &CurrentImage) -> AttackReport {
+pub fn report_of(run: &ImageAttack, model: &ModelInfo, image: &CurrentImage) -> AttackReport {
     let context = ReportContext {
         image: &image
             .path
@@ -63,7 +66,7 @@ pub fn report_of(run: &AttackRun, model: &ModelInfo, image: &CurrentImage) -> At
         model: &model.source.describe(),
         device: &model.device,
     };
-    run.result.report(&model.config, &model.space, &context)
+    run.report(&model.config, &model.space, &context)
 }
 
 pub fn save_screenshot(image: &egui::ColorImage, path: &Path) -> Result<(), String> {
@@ -74,10 +77,12 @@ pub fn save_screenshot(image: &egui::ColorImage, path: &Path) -> Result<(), Stri
     write_png(&image::DynamicImage::ImageRgba8(image), path).map_err(|e| e.to_string())
 }
 
-fn save_dialog(name: &str, extension: &str) -> Option<PathBuf> {
-    rfd::FileDialog::new()
-        .set_file_name(name)
-        .add_filter(extension, &[extension])
+fn save_dialog(name: &str, extensions: &[&str]) -> Option<PathBuf> {
+    extensions
+        .iter()
+        .fold(rfd::FileDialog::new().set_file_name(name), |dialog, e| {
+            dialog.add_filter(*e, &[*e])
+        })
         .save_file()
 }
 
@@ -98,14 +103,21 @@ impl RnaLensApp {
             .as_ref()
             .ok_or_else(|| "no attack to save".to_string())?;
         match what {
-            Export::Adversarial => {
-                save_png(&run.result.adversarial, path).map_err(|e| e.to_string())
-            }
+            Export::Adversarial => save_png(&run.adversarial, path).map_err(|e| e.to_string()),
             Export::Heatmap { step } => save_heatmap(run, step, &self.settings.heatmap, path),
             Export::Report => {
                 let report = self.report().ok_or_else(|| "no report".to_string())?;
                 let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
                 crate::base::write_atomically(path, text.as_bytes()).map_err(|e| e.to_string())
+            }
+            Export::Replay => {
+                let model = self.session.model.as_ref().ok_or("no model")?;
+                let frames = crate::replay::replay_frames(
+                    run,
+                    &model.config.class_names,
+                    &self.settings.heatmap,
+                );
+                crate::replay::write_replay(&frames, path)
             }
         }
     }
@@ -115,8 +127,8 @@ impl RnaLensApp {
         if self.session.attack.is_none() {
             return;
         }
-        let (name, extension) = what.file_name();
-        if let Some(path) = save_dialog(name, extension) {
+        let (name, extensions) = what.file_name();
+        if let Some(path) = save_dialog(name, extensions) {
             match self.save(what, &path) {
                 Ok(()) => self.info(format!("Saved {}", path.display())),
                 Err(e) => self.error(format!("{}: {e}", path.display())),

@@ -9,6 +9,8 @@ pub mod export;
 mod frames;
 pub mod heatmap;
 mod images;
+pub mod layer_view;
+pub mod lesson;
 pub mod path_view;
 pub mod presentation;
 pub mod result_view;
@@ -62,6 +64,8 @@ pub struct AppOptions {
     pub frame_stats: bool,
     /// Ignore stored settings (scripted runs must not depend on the user's last session).
     pub fresh_settings: bool,
+    /// Open in the guided lesson: at this step (from 0), or `Some(None)` where it was left.
+    pub lesson: Option<Option<usize>>,
     /// Set by a scripted run that could not do what it was asked (e.g. the model did not load).
     pub failure: Arc<Mutex<Option<String>>>,
 }
@@ -92,6 +96,8 @@ pub struct RnaLensApp {
     egui_ctx: egui::Context,
     /// An image being decoded off the UI thread.
     loading_image: Option<Receiver<Result<CurrentImage, String>>>,
+    /// The lesson step whose set-up has run (its job started).
+    lesson_entered: Option<usize>,
 }
 
 impl RnaLensApp {
@@ -157,8 +163,12 @@ impl RnaLensApp {
             frames: FrameStats::default(),
             egui_ctx: cc.egui_ctx.clone(),
             loading_image: None,
+            lesson_entered: None,
             options,
         };
+        if let Some(step) = app.options.lesson {
+            app.start_lesson(step);
+        }
         app.session.pending.model = Some(loading);
         if let Some(view) = app.options.view {
             app.settings.view = view;
@@ -252,10 +262,7 @@ impl RnaLensApp {
                 if let Some(image) = &self.session.image {
                     let task = self.worker.ensemble(
                         image.input.clone(),
-                        self.session
-                            .attack
-                            .as_ref()
-                            .map(|a| a.result.adversarial.clone()),
+                        self.session.attack.as_ref().map(|a| a.adversarial.clone()),
                         paths,
                         self.settings.attack.seed,
                     );
@@ -283,6 +290,9 @@ impl RnaLensApp {
                 self.settings.view = Tab::Paths;
             }
             Action::Export(what) => self.export(what),
+            Action::StartLesson => self.start_lesson(None),
+            Action::GoToLessonStep(step) => self.go_to_lesson_step(step),
+            Action::LeaveLesson => self.settings.lesson.active = false,
         }
     }
 
@@ -324,7 +334,7 @@ impl RnaLensApp {
         let label = self
             .session
             .label()
-            .or_else(|| self.session.attack.as_ref().map(|a| a.result.label));
+            .or_else(|| self.session.attack.as_ref().map(|a| a.label));
         let Some(label) = label else {
             self.error("The transfer matrix needs the true label: pick a gallery image or run an attack first");
             return;
@@ -383,9 +393,15 @@ impl RnaLensApp {
 
     fn central_ui(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
         let busy = self.worker.busy();
+        if self.settings.lesson.active {
+            self.lesson_ui(ui, actions);
+        }
         ui.horizontal(|ui| {
             for view in Tab::ALL {
                 ui.selectable_value(&mut self.settings.view, view, view.name());
+            }
+            if !self.settings.lesson.active && ui.button("Lesson").clicked() {
+                actions.push(Action::StartLesson);
             }
         });
         ui.separator();
@@ -412,6 +428,7 @@ impl eframe::App for RnaLensApp {
         self.handle_dropped_files(ctx);
         self.handle_keys(ctx);
         self.settings.presentation.logic(ctx);
+        self.lesson_logic(ctx);
         self.run_script(ctx);
         if self.options.frame_stats {
             self.frames.tick(self.worker.busy());

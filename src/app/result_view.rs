@@ -13,7 +13,7 @@ use super::heatmap::{HeatmapCallback, HeatmapInput, heatmap_shape};
 use serde::{Deserialize, Serialize};
 
 use super::export::Export;
-use super::session::{Action, AttackRun};
+use super::session::Action;
 use super::view::{View, ViewContext};
 use super::widgets::{Textures, mean_probabilities, top_k_bars};
 
@@ -143,20 +143,6 @@ pub fn heatmap_controls(ui: &mut Ui, params: &mut HeatmapParams, textures: &mut 
     ui.label(RichText::new(params.mode.meaning()).small());
 }
 
-/// The per-pixel size that maps to full colour: ε for L∞ attacks; for L2 attacks, whose ε
-/// bounds the whole image, the largest pixel change of the result.
-pub fn pixel_scale(result: &crate::attack::image::ImageAttack) -> f32 {
-    if result.config.kind.norm() == crate::attack::Norm::L2 {
-        result
-            .delta()
-            .iter()
-            .fold(0.0f32, |m, d| m.max(d.abs()))
-            .max(1.0 / 255.0)
-    } else {
-        result.config.eps as f32
-    }
-}
-
 impl View for ResultView {
     fn job(&self, _ensemble_paths: usize) -> Action {
         Action::RunAttack
@@ -174,13 +160,13 @@ impl View for ResultView {
             ui.label("Pick an image and press Run (or Space) to attack it.");
             return;
         };
-        let AttackRun { result, iterates } = run;
+        let (result, iterates) = (run, &run.iterates);
         let names = &model.config.class_names;
         let last = result.trace.len().saturating_sub(1);
         let step = self.step.unwrap_or(last).min(last);
         let shown = iterates.get(step).unwrap_or(&result.adversarial);
         let delta = delta_between(shown, &result.clean);
-        params.eps = pixel_scale(result);
+        params.eps = result.pixel_scale();
 
         if result.cancelled {
             ui.colored_label(
@@ -312,6 +298,9 @@ impl View for ResultView {
                 }
                 if ui.button("Save report JSON…").clicked() {
                     actions.push(Action::Export(Export::Report));
+                }
+                if ui.button("Save replay animation…").clicked() {
+                    actions.push(Action::Export(Export::Replay));
                 }
             });
         };

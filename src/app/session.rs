@@ -52,18 +52,11 @@ impl CurrentImage {
     }
 }
 
-/// An attack result with every iterate, for replay.
-pub struct AttackRun {
-    pub result: ImageAttack,
-    /// 8-bit planar image of each trace entry, the last one being the result.
-    pub iterates: Vec<Vec<u8>>,
-}
-
 #[derive(Default)]
 pub struct Session {
     pub model: Option<ModelInfo>,
     pub image: Option<CurrentImage>,
-    pub attack: Option<AttackRun>,
+    pub attack: Option<ImageAttack>,
     pub ensemble: Option<EnsembleResult>,
     pub transfer: Option<TransferMatrix>,
     pub comparison: Option<Comparison>,
@@ -76,7 +69,7 @@ pub struct Session {
 #[derive(Default)]
 pub(super) struct Pending {
     pub model: Option<Task<ModelInfo>>,
-    pub attack: Option<Task<AttackRun>>,
+    pub attack: Option<Task<ImageAttack>>,
     pub ensemble: Option<Task<EnsembleResult>>,
     pub transfer: Option<Task<TransferMatrix>>,
     pub comparison: Option<Task<Comparison>>,
@@ -133,4 +126,8 @@ pub enum Action {
     /// Show this path in the path view.
     ShowPath(Path),
     Export(super::export::Export),
+    /// Start the guided lesson, or resume it where it was left.
+    StartLesson,
+    GoToLessonStep(usize),
+    LeaveLesson,
 }

@@ -12,6 +12,7 @@ use crate::colormap::HeatmapParams;
 pub enum Tab {
     #[default]
     Attack,
+    Layers,
     Paths,
     Ensemble,
     Transfer,
@@ -19,8 +20,9 @@ pub enum Tab {
 }
 
 impl Tab {
-    pub const ALL: [Tab; 5] = [
+    pub const ALL: [Tab; 6] = [
         Tab::Attack,
+        Tab::Layers,
         Tab::Paths,
         Tab::Ensemble,
         Tab::Transfer,
@@ -30,6 +32,7 @@ impl Tab {
     pub fn name(self) -> &'static str {
         match self {
             Tab::Attack => "Attack",
+            Tab::Layers => "Layers",
             Tab::Paths => "Paths",
             Tab::Ensemble => "Ensemble",
             Tab::Transfer => "Transfer",
@@ -45,7 +48,7 @@ impl std::str::FromStr for Tab {
             .into_iter()
             .find(|v| v.name().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| {
-                format!("unknown view '{s}': expected attack, paths, ensemble, transfer or compare")
+                format!("unknown view '{s}': expected attack, layers, paths, ensemble, transfer or compare")
             })
     }
 }
@@ -60,6 +63,8 @@ pub struct Settings {
     pub view: Tab,
     /// Zoom and theme.
     pub presentation: super::presentation::Presentation,
+    /// The guided lesson's step, kept when it is left.
+    pub lesson: super::lesson::LessonProgress,
     /// The model last opened: a file's path, or a shipped model's file name (see
     /// [`crate::assets::ModelSource::remembered`]); the default shipped model when absent.
     pub model: Option<PathBuf>,
@@ -76,6 +81,7 @@ impl Default for Settings {
             ensemble_paths: 256,
             view: Tab::Attack,
             presentation: Default::default(),
+            lesson: Default::default(),
             model: None,
         }
     }

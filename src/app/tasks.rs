@@ -19,7 +19,7 @@ impl RnaLensApp {
         }
         match attack {
             Some(Ok(run)) => {
-                if run.result.cancelled {
+                if run.cancelled {
                     self.info("Attack cancelled");
                 }
                 // The ensemble view's adversarial side belonged to the previous attack.

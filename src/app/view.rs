@@ -10,6 +10,7 @@ use crate::model::PathSpace;
 
 use super::compare_view::CompareView;
 use super::ensemble_view::EnsembleView;
+use super::layer_view::LayerView;
 use super::path_view::PathView;
 use super::result_view::ResultView;
 use super::session::{Action, Session};
@@ -50,6 +51,7 @@ pub trait View {
 #[serde(default)]
 pub struct Views {
     pub attack: ResultView,
+    pub layers: LayerView,
     #[serde(skip)]
     pub paths: PathView,
     pub ensemble: EnsembleView,
@@ -61,6 +63,7 @@ impl Views {
     pub fn get(&mut self, tab: Tab) -> &mut dyn View {
         match tab {
             Tab::Attack => &mut self.attack,
+            Tab::Layers => &mut self.layers,
             Tab::Paths => &mut self.paths,
             Tab::Ensemble => &mut self.ensemble,
             Tab::Transfer => &mut self.transfer,

@@ -8,14 +8,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use crate::attack::AttackConfig;
-use crate::attack::image::{ImageAttack, attack_image, first_image_bytes};
+use crate::attack::image::{ImageAttack, attack_image};
 use crate::attack::transfer::{TransferMatrix, transfer_matrix};
 use crate::data::batch_to_tensor;
 use crate::device::{self, DeviceChoice};
 use crate::ensemble::{self, PathPrediction};
 use crate::model::{ModelConfig, Path, PathSpace, RnaModel};
-
-use super::session::AttackRun;
 
 pub use crate::assets::ModelSource;
 
@@ -166,11 +164,9 @@ impl Worker {
         label: Option<usize>,
         config: AttackConfig,
         query_paths: usize,
-    ) -> Task<AttackRun> {
+    ) -> Task<ImageAttack> {
         self.submit("the attack", move |engine| {
-            engine
-                .attack(&input, label, &config, query_paths, "attack")
-                .map(|(result, iterates)| AttackRun { result, iterates })
+            engine.attack(&input, label, &config, query_paths, "attack")
         })
     }
 
@@ -324,18 +320,17 @@ impl Engine {
         config: &AttackConfig,
         query_paths: usize,
         task: &str,
-    ) -> Result<(ImageAttack, Vec<Vec<u8>>), String> {
+    ) -> Result<ImageAttack, String> {
         let model = self.model()?;
         self.begin(format!("{task}: ensemble on the clean image"), 0);
         let mut first = true;
-        let mut iterates = Vec::new();
-        let result = attack_image(
+        attack_image(
             model,
             input,
             label,
             config,
             query_paths,
-            &mut |step, x, total| {
+            &mut |step, _, total| {
                 let mut live = lock(&self.live);
                 if first {
                     live.task = task.to_string();
@@ -352,15 +347,10 @@ impl Engine {
                     panic!("device lost (injected at iteration {})", live.done);
                 }
                 drop(live);
-                iterates.push(first_image_bytes(x));
                 (self.wake)();
                 !self.cancel.load(Ordering::SeqCst)
             },
-        )?;
-        // One image per trace entry: the iterates, then the (8-bit) result itself.
-        iterates.truncate(result.trace.len().saturating_sub(1));
-        iterates.push(result.adversarial.clone());
-        Ok((result, iterates))
+        )
     }
 
     fn ensemble(
@@ -422,7 +412,7 @@ impl Engine {
         query_paths: usize,
     ) -> Result<Comparison, String> {
         let [official, eot] = crate::attack::protocol_pair(config, eot_paths);
-        let (official, _) = self.attack(
+        let official = self.attack(
             input,
             label,
             &official,
@@ -432,7 +422,7 @@ impl Engine {
         if self.cancel.load(Ordering::SeqCst) {
             return Err("cancelled".into());
         }
-        let (eot, _) = self.attack(
+        let eot = self.attack(
             input,
             Some(official.label),
             &eot,
@@ -481,7 +471,7 @@ mod tests {
     }
 
     /// PGD with `steps` steps on a plain grey image.
-    fn attack(worker: &Worker, steps: usize) -> Task<AttackRun> {
+    fn attack(worker: &Worker, steps: usize) -> Task<ImageAttack> {
         let mut config = AttackConfig::preset(AttackKind::Pgd);
         config.steps = steps;
         worker.attack(vec![100; IMAGE_LEN], Some(3), config, 8)
@@ -530,7 +520,7 @@ mod tests {
         assert_eq!(worker.live().total, 0, "progress is cleared");
         // The model is still loaded and the next attack runs to the end.
         match wait(attack(&worker, 6)) {
-            Ok(run) => assert_eq!(run.iterates.len(), run.result.trace.len()),
+            Ok(run) => assert_eq!(run.iterates.len(), run.trace.len()),
             Err(e) => panic!("the second attack should succeed: {e}"),
         }
     }

@@ -10,6 +10,7 @@ use super::{AttackConfig, Progress, TraceStep, run_attack};
 use crate::data::batch_to_tensor;
 use crate::ensemble::{self, EnsembleSummary, PathPrediction};
 use crate::model::{ModelConfig, Path, PathSpace, RnaModel};
+use crate::propagation::{self, PathTravel};
 
 /// Everything one attack on one image produced, as plain data (no tensors), so it can cross
 /// threads and be saved.
@@ -27,6 +28,8 @@ pub struct ImageAttack {
     pub attack_path: Path,
     pub defender_path: Path,
     pub trace: Vec<TraceStep>,
+    /// The 8-bit planar image at each trace entry, for replay: the last one is the result.
+    pub iterates: Vec<Vec<u8>>,
     pub cancelled: bool,
     /// The defender path's prediction on the clean image, and on the float and the 8-bit
     /// result.
@@ -37,6 +40,9 @@ pub struct ImageAttack {
     pub query_paths: Vec<Path>,
     pub clean_paths: Vec<PathPrediction>,
     pub adversarial_paths: Vec<PathPrediction>,
+    /// How the 8-bit perturbation travels along the attacker's, the defender's and the uniform
+    /// paths (the layer view).
+    pub travel: Vec<PathTravel>,
 }
 
 /// Where a report's inputs came from, for the record.
@@ -105,8 +111,14 @@ pub fn attack_image(
     let label_given = label.is_some();
     let label = label
         .unwrap_or_else(|| ensemble::summarize(&clean_paths, model.num_classes(), None).majority);
-    let result = run_attack(model, &x, &[label], config, progress)?;
+    let mut iterates = Vec::new();
+    let result = run_attack(model, &x, &[label], config, &mut |step, x, total| {
+        iterates.push(first_image_bytes(x));
+        progress(step, x, total)
+    })?;
     let adversarial = first_image_bytes(&result.x_adv);
+    iterates.truncate(result.trace.len().saturating_sub(1));
+    iterates.push(adversarial.clone());
     let x8 = batch_to_tensor(&adversarial, &device);
     let defend = |x: Tensor<4>| {
         crate::model::predictions(model.forward_path(x, &result.defender_paths[0]))[0]
@@ -114,6 +126,16 @@ pub fn attack_image(
     let clean_prediction = defend(x.clone());
     let float_prediction = defend(result.x_adv.clone());
     let eight_bit_prediction = defend(x8.clone());
+    let travel = propagation::travel(
+        model,
+        &x,
+        &x8,
+        &propagation::layer_view_paths(
+            model.path_space(),
+            &result.attack_paths[0],
+            &result.defender_paths[0],
+        ),
+    );
     let adversarial_paths = ensemble::query(model, &x8.squeeze_dim(0), &paths);
     Ok(ImageAttack {
         config: config.clone(),
@@ -125,6 +147,7 @@ pub fn attack_image(
         attack_path: result.attack_paths[0].clone(),
         defender_path: result.defender_paths[0].clone(),
         trace: result.trace,
+        iterates,
         cancelled: result.cancelled,
         clean_prediction,
         float_prediction,
@@ -132,6 +155,7 @@ pub fn attack_image(
         query_paths: paths,
         clean_paths,
         adversarial_paths,
+        travel,
     })
 }
 
@@ -182,6 +206,19 @@ impl ImageAttack {
     /// The perturbation of the saved (8-bit) image, in pixel units, planar.
     pub fn delta(&self) -> Vec<f32> {
         delta_between(&self.adversarial, &self.clean)
+    }
+
+    /// The per-pixel size that maps to full colour in heatmaps: ε for L∞ attacks; for L2
+    /// attacks, whose ε bounds the whole image, the largest pixel change of the result.
+    pub fn pixel_scale(&self) -> f32 {
+        if self.config.kind.norm() == super::Norm::L2 {
+            self.delta()
+                .iter()
+                .fold(0.0f32, |m, d| m.max(d.abs()))
+                .max(1.0 / 255.0)
+        } else {
+            self.config.eps as f32
+        }
     }
 
     /// The perturbation around mid-grey, per channel: −ε black, +ε white.
@@ -246,6 +283,7 @@ impl ImageAttack {
                     paths: self.adversarial_paths.clone(),
                 },
             },
+            layers: self.travel.clone(),
         }
     }
 }
@@ -268,6 +306,9 @@ pub struct AttackReport {
     pub cancelled: bool,
     pub trace: Vec<TraceStep>,
     pub ensemble: ReportEnsemble,
+    /// The layer view: relative change of each random layer's output along each path.
+    #[serde(default)]
+    pub layers: Vec<PathTravel>,
 }
 
 /// The defender path's predictions: on the clean image, and on the adversarial image before

@@ -28,9 +28,16 @@ pub struct AttackCliArgs {
     /// Output folder: clean.png, adversarial.png, perturbation.png, report.json.
     #[arg(long)]
     out: PathBuf,
+    /// Also write the replay as an animation for slides, one frame per step: `.gif` (256
+    /// colours a frame) or `.png` (animated PNG, lossless).
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
 }
 
 pub fn run(args: AttackCliArgs) -> anyhow::Result<()> {
+    if let Some(path) = &args.replay {
+        rna_lens::replay::AnimationFormat::of(path).map_err(anyhow::Error::msg)?;
+    }
     let device = args.model.device()?;
     let model = args.model.load(&device)?;
     let config = args.attack.config(&model)?;
@@ -95,6 +102,14 @@ pub fn run(args: AttackCliArgs) -> anyhow::Result<()> {
         serde_json::to_string_pretty(&report)?.as_bytes(),
     )?;
 
+    if let Some(path) = &args.replay {
+        let frames = rna_lens::replay::replay_frames(
+            &outcome,
+            names,
+            &rna_lens::colormap::HeatmapParams::default(),
+        );
+        rna_lens::replay::write_replay(&frames, path).map_err(anyhow::Error::msg)?;
+    }
     let space = model.path_space();
     let classes = model.num_classes();
     println!(
@@ -124,6 +139,12 @@ pub fn run(args: AttackCliArgs) -> anyhow::Result<()> {
         pc(outcome.adversarial_summary(classes)),
         args.paths
     );
+    if let Some(sentence) = rna_lens::propagation::travel_sentence(&outcome.travel) {
+        println!("layers          {sentence}");
+    }
     println!("written to      {}", args.out.display());
+    if let Some(path) = &args.replay {
+        println!("replay          {}", path.display());
+    }
     Ok(())
 }

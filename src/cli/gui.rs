@@ -13,7 +13,7 @@ pub struct GuiArgs {
     /// Image to open; default: the first gallery sample.
     #[arg(long, short = 'i')]
     image: Option<PathBuf>,
-    /// View to show: attack, paths, ensemble, transfer or compare.
+    /// View to show: attack, layers, paths, ensemble, transfer or compare.
     #[arg(long)]
     view: Option<Tab>,
     /// Once the model is loaded, run the view's job (attack, ensemble, transfer, comparison).
@@ -34,6 +34,12 @@ pub struct GuiArgs {
     /// Start from default settings instead of the stored ones (scripts, screenshots).
     #[arg(long)]
     fresh_settings: bool,
+    /// Open in the guided lesson for a class (resumes where it was left).
+    #[arg(long)]
+    lesson: bool,
+    /// Open the lesson at this step (1 to 8).
+    #[arg(long, value_name = "STEP", value_parser = clap::value_parser!(u8).range(1..=8))]
+    lesson_step: Option<u8>,
 }
 
 pub fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
@@ -62,6 +68,8 @@ pub fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
         device,
         frame_stats: args.frame_stats,
         fresh_settings: args.fresh_settings,
+        lesson: (args.lesson || args.lesson_step.is_some())
+            .then(|| args.lesson_step.map(|s| usize::from(s) - 1)),
         ..AppOptions::default()
     })
     .map_err(anyhow::Error::msg)

@@ -279,6 +279,24 @@ impl NormPolicy for EvalPolicy<'_> {
     }
 }
 
+/// Eval routing that keeps every random layer's output.
+struct RecordingPolicy<'r> {
+    eval: EvalPolicy<'r>,
+    outputs: Vec<Tensor<4>>,
+}
+
+impl NormPolicy for RecordingPolicy<'_> {
+    fn random(&mut self, norm: &RandomNorm, x: Tensor<4>) -> Tensor<4> {
+        let y = self.eval.random(norm, x);
+        self.outputs.push(y.clone());
+        y
+    }
+
+    fn fixed(&mut self, norm: &NormLayer, x: Tensor<4>) -> Tensor<4> {
+        self.eval.fixed(norm, x)
+    }
+}
+
 /// An RNA network with its configuration and path space.
 #[derive(Clone, Debug)]
 pub struct RnaModel {
@@ -438,10 +456,32 @@ impl RnaModel {
 
     /// Eval mode, one path per sample: `paths[i]` classifies `x[i]`, all in one batched pass.
     pub fn forward_paths(&self, x: Tensor<4>, paths: &[Path]) -> Tensor<2> {
+        let routes = self.per_sample_routes(&x, paths);
+        self.forward_routes(x, &routes)
+    }
+
+    /// Every random layer's output, in network order, with `paths[i]` routing `x[i]` as in
+    /// [`forward_paths`](Self::forward_paths): what the layer view compares between an image
+    /// and its adversarial version.
+    pub fn random_layer_outputs(&self, x: Tensor<4>, paths: &[Path]) -> Vec<Tensor<4>> {
+        self.check_input(&x);
+        let routes = self.per_sample_routes(&x, paths);
+        let mut policy = RecordingPolicy {
+            eval: EvalPolicy {
+                routes: &routes,
+                next_layer: 0,
+            },
+            outputs: Vec::with_capacity(routes.len()),
+        };
+        self.network.forward(self.normalize_input(x), &mut policy);
+        policy.outputs
+    }
+
+    fn per_sample_routes(&self, x: &Tensor<4>, paths: &[Path]) -> Vec<LayerRoute> {
         let n = x.dims()[0];
         assert_eq!(paths.len(), n, "one path per sample");
         let device = x.device();
-        let routes: Vec<LayerRoute> = (0..self.space.num_layers())
+        (0..self.space.num_layers())
             .map(|layer| {
                 let first = paths[0].get(layer);
                 if paths.iter().all(|p| p.get(layer) == first) {
@@ -463,8 +503,7 @@ impl RnaModel {
                     .collect();
                 LayerRoute::PerSample(masks)
             })
-            .collect();
-        self.forward_routes(x, &routes)
+            .collect()
     }
 
     /// Eval mode, every path on the single image `x` (`[1, 3, H, W]`): the logits of `paths[i]`
