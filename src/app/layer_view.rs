@@ -39,7 +39,7 @@ impl View for LayerView {
         let travel = &run.travel;
         ui.label(
             "For every random layer in network order: how much the adversarial image moves that \
-             layer's output, ‖a(x+δ) − a(x)‖ / ‖a(x)‖. Each dot is coloured by the normalization \
+             layer's output, |a(x+δ) − a(x)| / |a(x)| (L2 norms over the whole layer). Each dot is coloured by the normalization \
              the path uses there.",
         );
         ui.horizontal_wrapped(|ui| {
@@ -51,9 +51,13 @@ impl View for LayerView {
                         .strong(),
                 );
             }
-            ui.label("· dots:");
+            ui.label("dots:");
             for kind in &model.space.candidates {
-                ui.label(RichText::new(format!("● {}", kind.label())).color(norm_colour(*kind)));
+                ui.label(
+                    RichText::new(kind.label())
+                        .color(norm_colour(*kind))
+                        .strong(),
+                );
             }
         });
         let names: Vec<String> = model.space.layers.iter().map(|l| l.name.clone()).collect();
