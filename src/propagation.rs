@@ -74,11 +74,7 @@ pub fn travel(
             norm(moved).div(norm(base))
         })
         .collect();
-    let values: Vec<f32> = Tensor::cat(ratios, 1)
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec()
-        .expect("f32 data");
+    let values = crate::attack::host(Tensor::cat(ratios, 1));
     let space = model.path_space();
     paths
         .iter()

@@ -12,6 +12,7 @@ use crate::attack::describe_attack;
 use crate::attack::image::{ImageAttack, delta_between};
 use crate::base::write_atomically;
 use crate::colormap::{self, HeatmapParams};
+use crate::data::preprocess::input_to_rgb_image;
 
 /// Screen pixels per image pixel: 32×32 inputs become 256×256 panels.
 pub const SCALE: u32 = 8;
@@ -112,8 +113,8 @@ pub fn replay_frames(
                 let (x, _, _) = panel_rect(side, p as u32);
                 draw_text(&mut frame, x, MARGIN, title);
             }
-            blit_planar(&mut frame, &attack.clean, side, panel_rect(side, 0));
-            blit_planar(&mut frame, iterate, side, panel_rect(side, 1));
+            blit_input(&mut frame, &attack.clean, panel_rect(side, 0));
+            blit_input(&mut frame, iterate, panel_rect(side, 1));
             let delta = delta_between(iterate, &attack.clean);
             let rgba = colormap::render_heatmap(
                 &delta,
@@ -225,16 +226,11 @@ pub fn write_replay(frames: &[ReplayFrame], path: &Path) -> Result<(), String> {
     write_atomically(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// A planar 8-bit `[3, side, side]` image at `(x, y)`, each pixel a `SCALE`-square block.
-fn blit_planar(frame: &mut RgbaImage, planar: &[u8], side: u32, (x, y, _): (u32, u32, u32)) {
-    let plane = (side * side) as usize;
-    for row in 0..side * SCALE {
-        for col in 0..side * SCALE {
-            let i = ((row / SCALE) * side + col / SCALE) as usize;
-            let rgb = [planar[i], planar[plane + i], planar[2 * plane + i]];
-            frame.put_pixel(x + col, y + row, Rgba([rgb[0], rgb[1], rgb[2], 255]));
-        }
-    }
+/// A planar 8-bit model input at `(x, y)`, each pixel a `SCALE`-square block.
+fn blit_input(frame: &mut RgbaImage, input: &[u8], (x, y, side): (u32, u32, u32)) {
+    let rgba = image::DynamicImage::ImageRgb8(input_to_rgb_image(input)).to_rgba8();
+    let block = image::imageops::resize(&rgba, side, side, image::imageops::FilterType::Nearest);
+    image::imageops::overlay(frame, &block, x.into(), y.into());
 }
 
 /// Printable ASCII of Hack Regular, one 10×20 cell per character from space to `~`

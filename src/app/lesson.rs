@@ -148,10 +148,7 @@ impl LessonStep {
             }
             LessonStep::PathMix => {
                 let path = path?;
-                let space = &model.space;
-                let batch = (0..path.len())
-                    .filter(|&l| space.candidates[path.get(l)].uses_batch_statistics())
-                    .count();
+                let batch = model.space.batch_stat_layers(path);
                 Some(format!(
                     "This path normalizes with batch statistics at {batch} of its {} random \
                      layers; a fresh draw would mix them differently.",

@@ -75,7 +75,7 @@ pub fn attack_paths(
 /// number of iterations. Returning false cancels the attack.
 pub type Progress<'a> = dyn FnMut(&TraceStep, &Tensor<4>, usize) -> bool + 'a;
 
-/// A tensor's values on the host, for the attacks that work per image there.
+/// A tensor's values on the host, as f32 (every readback of results goes through here).
 pub(crate) fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data()
         .convert::<f32>()

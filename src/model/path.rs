@@ -210,17 +210,20 @@ impl PathSpace {
             .join(",")
     }
 
+    /// Number of layers on the path whose candidate normalizes with batch statistics.
+    pub fn batch_stat_layers(&self, path: &Path) -> usize {
+        path.choices()
+            .iter()
+            .filter(|&&c| self.candidates[usize::from(c)].uses_batch_statistics())
+            .count()
+    }
+
     /// Share of layers on the path whose candidate normalizes with batch statistics.
     pub fn batch_stat_share(&self, path: &Path) -> f64 {
         if path.is_empty() {
             return 0.0;
         }
-        let n = path
-            .choices()
-            .iter()
-            .filter(|&&c| self.candidates[usize::from(c)].uses_batch_statistics())
-            .count();
-        n as f64 / path.len() as f64
+        self.batch_stat_layers(path) as f64 / path.len() as f64
     }
 }
 
