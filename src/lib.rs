@@ -11,6 +11,7 @@ pub mod assets;
 pub mod attack;
 pub mod base;
 pub mod bench;
+pub mod budget;
 pub mod colormap;
 pub mod data;
 pub mod device;

@@ -74,12 +74,17 @@ pub fn travel(
             norm(moved).div(norm(base))
         })
         .collect();
-    let values = crate::attack::host(Tensor::cat(ratios, 1));
+    // A network without random layers has nothing to show (and nothing to concatenate).
+    let values = match ratios.is_empty() {
+        true => Vec::new(),
+        false => crate::attack::host(Tensor::cat(ratios, 1)),
+    };
     let space = model.path_space();
     paths
         .iter()
-        .zip(values.chunks_exact(layers.max(1)))
-        .map(|((name, path), row)| PathTravel {
+        .enumerate()
+        .map(|(i, (name, path))| (name, path, &values[i * layers..(i + 1) * layers]))
+        .map(|(name, path, row)| PathTravel {
             name: name.clone(),
             path: space.format(path),
             candidates: path.choices().iter().map(|&c| usize::from(c)).collect(),

@@ -792,3 +792,162 @@ fn the_lesson_walks_through_every_step_and_each_sentence_reads_the_result_on_scr
     h.step();
     assert_eq!(h.state().lesson_status().unwrap().0, 6);
 }
+
+/// Snapshots of the Attack view after an attack at a projector's 1280×720, at 1920×1080, and at
+/// 1280×720 with 150% zoom (853×480 points at 1.5 pixels per point, as a zoomed window lays
+/// out). Regenerate with `UPDATE_SNAPSHOTS=1` and look at them: nothing clipped or overlapping.
+#[test]
+fn the_attack_view_holds_at_a_projector_a_1080p_screen_and_150_percent_zoom() {
+    if rna_lens::device::adapters().is_empty() {
+        assert!(
+            std::env::var_os("RNA_LENS_REQUIRE_WGPU").is_none(),
+            "RNA_LENS_REQUIRE_WGPU is set but no wgpu adapter exists"
+        );
+        eprintln!("skipped: no wgpu adapter");
+        return;
+    }
+    let dir = std::env::temp_dir().join("rna-lens-app-snapshot");
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = model_file(&dir);
+    let mut results = egui_kittest::SnapshotResults::new();
+    for (name, size, zoom, side_panels) in [
+        ("attack_view_1280x720", [1280.0, 720.0], 1.0, true),
+        ("attack_view_1920x1080", [1920.0, 1080.0], 1.0, true),
+        (
+            "attack_view_1280x720_zoom150",
+            [1280.0 / 1.5, 720.0 / 1.5],
+            1.5,
+            true,
+        ),
+        (
+            "attack_view_1280x720_zoom150_f9",
+            [1280.0 / 1.5, 720.0 / 1.5],
+            1.5,
+            false,
+        ),
+    ] {
+        let options = options(model.clone());
+        let mut h = Harness::builder()
+            .with_size(size)
+            .wgpu()
+            .build_eframe(move |cc| RnaLensApp::new(cc, options));
+        h.ctx.set_zoom_factor(zoom);
+        wait_idle(&mut h);
+        let settings = h.state_mut().settings_mut();
+        assert_eq!(settings.presentation.zoom, zoom);
+        settings.attack.steps = 5;
+        if !side_panels {
+            h.key_press(egui::Key::F9);
+        }
+        h.state_mut().apply(Action::SelectSample(4));
+        wait_idle(&mut h);
+        assert_eq!(
+            h.state().session().image.as_ref().unwrap().name,
+            "cifar10_04_6.png"
+        );
+        h.key_press(egui::Key::Space);
+        wait_idle(&mut h);
+        assert!(h.state().session().attack.is_some());
+        assert_eq!(
+            h.state_mut().settings_mut().presentation.side_panels,
+            side_panels
+        );
+        h.run();
+        h.snapshot(name);
+        results.extend_harness(&mut h);
+    }
+    results.unwrap();
+}
+
+#[test]
+fn the_budget_view_fills_in_its_curve_as_the_cli_computes_it_and_keeps_it_when_cancelled() {
+    let dir = scratch("budget");
+    let mut opts = options(model_file(&dir));
+    opts.view = Some(Tab::Budget);
+    let mut h = harness(opts);
+    wait_idle(&mut h);
+    h.state_mut().settings_mut().attack.seed = 5;
+    h.get_by_label("sample cifar10_04_6.png").click();
+    h.step();
+    h.get_by_label("Run ε curve");
+    h.state_mut().apply(Action::RunCurve {
+        eot_paths: 2,
+        judging_paths: 16,
+    });
+    let points = rna_lens::budget::CURVE_EPS.len() * 2;
+    let mut partial = 0;
+    while h.state().is_busy() {
+        h.step();
+        let drawn = h.state().live().curve.len();
+        if h.state().session().curve_computing() && drawn > 0 && drawn < points {
+            partial = partial.max(drawn);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.step();
+    h.step();
+    assert!(partial > 0, "the curve is drawn while it computes");
+    let session = h.state().session();
+    let curve = session.curve.clone().unwrap();
+    assert!(!curve.cancelled);
+    assert_eq!(curve.points.len(), points);
+    for policy in 0..2 {
+        let eps: Vec<f64> = curve.line(policy).map(|p| p.eps).collect();
+        assert_eq!(eps, rna_lens::budget::CURVE_EPS);
+    }
+    assert_eq!(curve.setup.label, 6, "the gallery image's own label");
+    let model = session.model.as_ref().unwrap();
+    let sentence = curve.sentence(model.class_name(6)).unwrap();
+    h.get_by_label(&sentence);
+
+    // `rna-lens attack --budget-curve` computes the same curve for the same image and seed.
+    let csv = dir.join("curve.csv");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rna-lens"))
+        .args(["attack", "--device", "cpu", "--model"])
+        .arg(dir.join("model.safetensors"))
+        .arg("--image")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/assets/samples/cifar10_04_6.png"
+        ))
+        .args([
+            "--label", "6", "--steps", "1", "--seed", "5", "--paths", "16",
+        ])
+        .args(["--curve-eot", "2", "--out"])
+        .arg(dir.join("cli-attack"))
+        .arg("--budget-curve")
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), curve.csv());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&sentence));
+
+    // Cancelled after three points: those stay, and the user is told.
+    h.state_mut().apply(Action::RunCurve {
+        eot_paths: 2,
+        judging_paths: 16,
+    });
+    while h.state().is_busy() && h.state().live().curve.len() < 3 {
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        h.state().is_busy(),
+        "the curve finished before it could be cancelled"
+    );
+    h.state_mut().apply(Action::Cancel);
+    wait_idle(&mut h);
+    let curve = h.state().session().curve.clone().unwrap();
+    assert!(curve.cancelled);
+    assert!(
+        (3..points).contains(&curve.points.len()),
+        "{}",
+        curve.points.len()
+    );
+    assert!(h.state().message().unwrap().contains("ε curve cancelled"));
+}

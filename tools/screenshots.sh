@@ -25,6 +25,7 @@ shoot paths paths
 shoot ensemble ensemble
 shoot transfer transfer
 shoot compare compare
+shoot budget budget
 # A projector's size: the window fills the screen.
 shoot main-1280x720 attack 1280x720
 # The guided lesson at a projector's size: the white-box step and the defender's step.

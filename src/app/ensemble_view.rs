@@ -90,17 +90,17 @@ impl View for EnsembleView {
             return;
         };
         let truth = session
-            .label()
-            .or_else(|| session.attack.as_ref().map(|a| a.label))
+            .truth()
             .unwrap_or_else(|| summarize(&result.clean, names.len(), None).majority);
         let clean = summarize(&result.clean, names.len(), Some(truth));
         let adversarial = result
             .adversarial
             .as_ref()
             .map(|a| summarize(a, names.len(), Some(truth)));
+        let n = result.paths.len();
         ui.label(format!(
-            "{} paths; true class {}",
-            result.paths.len(),
+            "{n} {}; true class {}",
+            if n == 1 { "path" } else { "paths" },
             model.class_name(truth)
         ));
         ui.columns(2, |cols| {

@@ -15,12 +15,14 @@ use super::widgets::norm_colour;
 #[derive(Default, Serialize, Deserialize)]
 pub struct LayerView {}
 
-/// The attacker's path red, the defender's blue, references grey and dashed.
-fn line_style(index: usize) -> (Color32, LineStyle, f32) {
+/// The attacker's path red, the defender's blue, the references grey, one dashed and one
+/// dotted (with the caption's glyph for each), so that the two can be told apart.
+fn line_style(index: usize) -> (Color32, LineStyle, f32, &'static str) {
     match index {
-        0 => (Color32::from_rgb(219, 68, 55), LineStyle::Solid, 2.5),
-        1 => (Color32::from_rgb(66, 133, 244), LineStyle::Solid, 2.5),
-        _ => (Color32::GRAY, LineStyle::dashed_loose(), 1.5),
+        0 => (Color32::from_rgb(219, 68, 55), LineStyle::Solid, 2.5, "—"),
+        1 => (Color32::from_rgb(66, 133, 244), LineStyle::Solid, 2.5, "—"),
+        2 => (Color32::GRAY, LineStyle::dashed_loose(), 1.5, "- -"),
+        _ => (Color32::GRAY, LineStyle::dotted_dense(), 2.0, "···"),
     }
 }
 
@@ -44,9 +46,9 @@ impl View for LayerView {
         );
         ui.horizontal_wrapped(|ui| {
             for (i, t) in travel.iter().enumerate() {
-                let (colour, _, _) = line_style(i);
+                let (colour, _, _, glyph) = line_style(i);
                 ui.label(
-                    RichText::new(format!("— {}", t.name))
+                    RichText::new(format!("{glyph} {}", t.name))
                         .color(colour)
                         .strong(),
                 );
@@ -84,7 +86,7 @@ impl View for LayerView {
             })
             .show(ui, |plot| {
                 for (i, t) in travel.iter().enumerate() {
-                    let (colour, style, width) = line_style(i);
+                    let (colour, style, width, _) = line_style(i);
                     let points: Vec<[f64; 2]> = t
                         .relative_change
                         .iter()

@@ -4,11 +4,13 @@
 
 pub mod attack_panel;
 pub mod compare_view;
+pub mod curve_view;
 pub mod ensemble_view;
 pub mod export;
 mod frames;
 pub mod heatmap;
 mod images;
+mod jobs;
 pub mod layer_view;
 pub mod lesson;
 pub mod path_view;
@@ -98,6 +100,10 @@ pub struct RnaLensApp {
     loading_image: Option<Receiver<Result<CurrentImage, String>>>,
     /// The lesson step whose set-up has run (its job started).
     lesson_entered: Option<usize>,
+    /// Where the central view was last drawn (in points), for "Save view PNG".
+    view_rect: egui::Rect,
+    /// A view being saved from the next screenshot.
+    view_save: Option<Receiver<Result<PathBuf, String>>>,
 }
 
 impl RnaLensApp {
@@ -164,6 +170,8 @@ impl RnaLensApp {
             egui_ctx: cc.egui_ctx.clone(),
             loading_image: None,
             lesson_entered: None,
+            view_rect: egui::Rect::NOTHING,
+            view_save: None,
             options,
         };
         if let Some(step) = app.options.lesson {
@@ -198,6 +206,11 @@ impl RnaLensApp {
     /// The message shown to the user, if any.
     pub fn message(&self) -> Option<&str> {
         self.message.as_ref().map(|m| m.text.as_str())
+    }
+
+    /// The running job's progress, as the views draw it.
+    pub fn live(&self) -> &Live {
+        &self.live
     }
 
     pub fn path_view(&self) -> &PathView {
@@ -258,33 +271,16 @@ impl RnaLensApp {
             }
             Action::RunAttack => self.run_attack(),
             Action::Cancel => self.worker.cancel(),
-            Action::QueryEnsemble { paths } => {
-                if let Some(image) = &self.session.image {
-                    let task = self.worker.ensemble(
-                        image.input.clone(),
-                        self.session.attack.as_ref().map(|a| a.adversarial.clone()),
-                        paths,
-                        self.settings.attack.seed,
-                    );
-                    self.session.pending.ensemble = Some(task);
-                }
-            }
+            Action::QueryEnsemble { paths } => self.query_ensemble(paths),
             Action::RunTransfer { paths } => self.run_transfer(paths),
             Action::RunCompare {
                 eot_paths,
                 query_paths,
-            } => {
-                if let Some(image) = &self.session.image {
-                    let task = self.worker.compare(
-                        image.input.clone(),
-                        self.session.label(),
-                        self.settings.attack.clone(),
-                        eot_paths,
-                        query_paths,
-                    );
-                    self.session.pending.comparison = Some(task);
-                }
-            }
+            } => self.run_compare(eot_paths, query_paths),
+            Action::RunCurve {
+                eot_paths,
+                judging_paths,
+            } => self.run_curve(eot_paths, judging_paths),
             Action::ShowPath(path) => {
                 self.views.paths.show(path);
                 self.settings.view = Tab::Paths;
@@ -301,53 +297,6 @@ impl RnaLensApp {
         self.session.clear_results();
         self.views.for_each(|v| v.results_changed());
         self.message = None;
-    }
-
-    fn run_attack(&mut self) {
-        let (Some(image), Some(model)) = (&self.session.image, &self.session.model) else {
-            return;
-        };
-        if self.worker.busy() {
-            return;
-        }
-        if let Err(e) = self
-            .settings
-            .attack
-            .validate(model.config.class_names.len())
-        {
-            self.error(e);
-            return;
-        }
-        let task = self.worker.attack(
-            image.input.clone(),
-            self.session.label(),
-            self.settings.attack.clone(),
-            self.settings.ensemble_paths,
-        );
-        self.session.pending.attack = Some(task);
-    }
-
-    fn run_transfer(&mut self, k: usize) {
-        let (Some(image), Some(model)) = (&self.session.image, &self.session.model) else {
-            return;
-        };
-        let label = self
-            .session
-            .label()
-            .or_else(|| self.session.attack.as_ref().map(|a| a.label));
-        let Some(label) = label else {
-            self.error("The transfer matrix needs the true label: pick a gallery image or run an attack first");
-            return;
-        };
-        let paths =
-            crate::attack::transfer::transfer_paths(&model.space, k, self.settings.attack.seed);
-        let task = self.worker.transfer(
-            image.input.clone(),
-            label,
-            paths,
-            self.settings.attack.clone(),
-        );
-        self.session.pending.transfer = Some(task);
     }
 
     fn handle_keys(&mut self, ctx: &egui::Context) {
@@ -396,12 +345,19 @@ impl RnaLensApp {
         if self.settings.lesson.active {
             self.lesson_ui(ui, actions);
         }
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             for view in Tab::ALL {
                 ui.selectable_value(&mut self.settings.view, view, view.name());
             }
             if !self.settings.lesson.active && ui.button("Lesson").clicked() {
                 actions.push(Action::StartLesson);
+            }
+            if ui
+                .button("Save view PNG…")
+                .on_hover_text("This view as on screen, fitted into a 1920×1080 slide")
+                .clicked()
+            {
+                actions.push(Action::Export(export::Export::View));
             }
         });
         ui.separator();
@@ -411,10 +367,12 @@ impl RnaLensApp {
             ensemble_paths: &mut self.settings.ensemble_paths,
             gpu_heatmap: self.gpu_heatmap,
             busy,
+            live: &self.live,
             textures: &mut self.textures,
             actions,
         };
         let view = self.views.get(self.settings.view);
+        self.view_rect = ui.available_rect_before_wrap();
         egui::ScrollArea::vertical().show(ui, |ui| view.ui(ui, &mut cx));
     }
 }
@@ -424,6 +382,7 @@ impl eframe::App for RnaLensApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.poll_tasks();
         self.poll_image();
+        self.poll_view_save();
         self.live = self.worker.live();
         self.handle_dropped_files(ctx);
         self.handle_keys(ctx);
@@ -456,7 +415,7 @@ impl eframe::App for RnaLensApp {
                     }
                 } else {
                     ui.label(
-                        RichText::new("Space run · Esc cancel · R resample path · F11 full screen")
+                        RichText::new("Space run · Esc cancel · R resample path · F9 side panels · F11 full screen")
                             .small(),
                     );
                 }
@@ -465,35 +424,42 @@ impl eframe::App for RnaLensApp {
                 });
             });
         });
-        egui::Panel::left("left")
-            .default_size(240.0)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    self.model_panel.ui(ui, &self.session, busy, &mut actions);
-                    ui.separator();
-                    self.image_panel.ui(
-                        ui,
-                        &self.session,
-                        &self.gallery,
-                        &mut self.textures,
-                        &mut actions,
-                    );
+        if self.settings.presentation.side_panels {
+            // Each side at most a quarter of the window, scrolling inside rather than covering
+            // the view when the window is narrow or zoomed.
+            let side_max = 0.25 * ui.available_width();
+            egui::Panel::left("left")
+                .default_size(240.0_f32.min(side_max))
+                .max_size(side_max)
+                .show(ui, |ui| {
+                    egui::ScrollArea::both().show(ui, |ui| {
+                        self.model_panel.ui(ui, &self.session, busy, &mut actions);
+                        ui.separator();
+                        self.image_panel.ui(
+                            ui,
+                            &self.session,
+                            &self.gallery,
+                            &mut self.textures,
+                            &mut actions,
+                        );
+                    });
                 });
-            });
-        egui::Panel::right("right")
-            .default_size(280.0)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    self.attack_panel.ui(
-                        ui,
-                        &mut self.settings.attack,
-                        &self.session,
-                        busy,
-                        &self.live,
-                        &mut actions,
-                    );
+            egui::Panel::right("right")
+                .default_size(280.0_f32.min(side_max))
+                .max_size(side_max)
+                .show(ui, |ui| {
+                    egui::ScrollArea::both().show(ui, |ui| {
+                        self.attack_panel.ui(
+                            ui,
+                            &mut self.settings.attack,
+                            &self.session,
+                            busy,
+                            &self.live,
+                            &mut actions,
+                        );
+                    });
                 });
-            });
+        }
         egui::CentralPanel::default_margins().show(ui, |ui| self.central_ui(ui, &mut actions));
 
         for action in actions {

@@ -1,5 +1,6 @@
 //! Presentation mode, for a room: zoom (egui's Ctrl +/−/0, remembered between runs), F11 for
-//! full screen, and a high-contrast theme for projectors.
+//! full screen, F9 to hide the side panels so the view gets the whole width, and a
+//! high-contrast theme for projectors.
 
 use egui::{Color32, Key, Stroke, Ui, ViewportCommand, Visuals};
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,8 @@ pub struct Presentation {
     /// egui's zoom factor: text, images and plots scale together.
     pub zoom: f32,
     pub high_contrast: bool,
+    /// The model/image and attack panels beside the view (F9 hides them).
+    pub side_panels: bool,
 }
 
 impl Default for Presentation {
@@ -17,6 +20,7 @@ impl Default for Presentation {
         Self {
             zoom: 1.0,
             high_contrast: false,
+            side_panels: true,
         }
     }
 }
@@ -37,9 +41,13 @@ impl Presentation {
         ctx.set_visuals(self.visuals());
     }
 
-    /// Every frame: remembers a zoom changed with the keyboard; F11 toggles full screen.
+    /// Every frame: remembers a zoom changed with the keyboard; F11 toggles full screen, F9 the
+    /// side panels.
     pub fn logic(&mut self, ctx: &egui::Context) {
         self.zoom = ctx.zoom_factor();
+        if ctx.input(|i| i.key_pressed(Key::F9)) {
+            self.side_panels = !self.side_panels;
+        }
         if ctx.input(|i| i.key_pressed(Key::F11)) {
             let fullscreen = ctx.input(|i| i.viewport().fullscreen.unwrap_or(false));
             ctx.send_viewport_cmd(ViewportCommand::Fullscreen(!fullscreen));
@@ -48,6 +56,10 @@ impl Presentation {
 
     /// The status bar's controls.
     pub fn ui(&mut self, ui: &mut Ui) {
+        ui.checkbox(&mut self.side_panels, "side panels")
+            .on_hover_text(
+                "F9: hide the model and attack panels, so the view gets the whole width",
+            );
         if ui
             .checkbox(&mut self.high_contrast, "high contrast")
             .on_hover_text("White on black with heavier lines, for projectors")
@@ -111,6 +123,7 @@ mod tests {
         let mut fine = Presentation {
             zoom: 1.5,
             high_contrast: true,
+            side_panels: false,
         };
         fine.sanitize();
         assert_eq!(fine.zoom, 1.5);

@@ -175,48 +175,57 @@ impl View for ResultView {
             );
         }
         // Four images side by side, as large as the panel allows (a projector's 1280×720
-        // leaves the central panel about 750 points).
+        // leaves the central panel about 750 points); two by two where four would be tiny
+        // (a zoomed or narrow window).
         let gap = ui.spacing().item_spacing.x;
-        let side = ((ui.available_width() - 3.0 * gap) / 4.0).clamp(80.0, IMAGE_SIDE);
-        ui.horizontal(|ui| {
-            let column = |ui: &mut Ui, title: &str, draw: &mut dyn FnMut(&mut Ui)| {
-                ui.vertical(|ui| {
-                    ui.set_max_width(side);
-                    ui.add(egui::Label::new(RichText::new(title).strong()).wrap());
-                    draw(ui);
-                });
-            };
-            column(ui, "clean", &mut |ui| {
-                let t = textures.planar(ui, "result-clean", &result.clean, 32);
-                ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(side)));
+        let width = ui.available_width();
+        let (side, per_row) = match (width - 3.0 * gap) / 4.0 {
+            quarter if quarter >= 80.0 => (quarter.min(IMAGE_SIDE), 4),
+            _ => (((width - gap) / 2.0).clamp(40.0, IMAGE_SIDE), 2),
+        };
+        let column = |ui: &mut Ui, title: &str, draw: &mut dyn FnMut(&mut Ui)| {
+            ui.vertical(|ui| {
+                ui.set_max_width(side);
+                ui.add(egui::Label::new(RichText::new(title).strong()).wrap());
+                draw(ui);
             });
-            column(ui, &format!("adversarial (step {step})"), &mut |ui| {
-                let t = textures.planar(ui, "result-adversarial", shown, 32);
-                ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(side)));
+        };
+        let scale = format!("perturbation ±{:.1}/255", 255.0 * params.eps);
+        for first in (0..4).step_by(per_row) {
+            ui.horizontal(|ui| {
+                for panel in first..first + per_row {
+                    match panel {
+                        0 => column(ui, "clean", &mut |ui| {
+                            let t = textures.planar(ui, "result-clean", &result.clean, 32);
+                            ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(side)));
+                        }),
+                        1 => column(ui, &format!("adversarial (step {step})"), &mut |ui| {
+                            let t = textures.planar(ui, "result-adversarial", shown, 32);
+                            ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(side)));
+                        }),
+                        2 => column(ui, &scale, &mut |ui| {
+                            let t = textures.planar(
+                                ui,
+                                "result-perturbation",
+                                &amplified(&delta, params.eps),
+                                32,
+                            );
+                            ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(side)))
+                                .on_hover_text("black and white are −ε and +ε");
+                        }),
+                        _ => column(ui, "heatmap", &mut |ui| {
+                            let style = HeatmapStyle {
+                                params: *params,
+                                gpu,
+                                side,
+                            };
+                            heatmap_ui(ui, 1, &delta, &result.clean, &style, textures);
+                        }),
+                    }
+                }
             });
-            let scale = format!(
-                "perturbation (±{:.1}/255 = black/white)",
-                255.0 * params.eps
-            );
-            column(ui, &scale, &mut |ui| {
-                let t = textures.planar(
-                    ui,
-                    "result-perturbation",
-                    &amplified(&delta, params.eps),
-                    32,
-                );
-                ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(side)));
-            });
-            column(ui, "heatmap", &mut |ui| {
-                let style = HeatmapStyle {
-                    params: *params,
-                    gpu,
-                    side,
-                };
-                heatmap_ui(ui, 1, &delta, &result.clean, &style, textures);
-            });
-        });
-        ui.horizontal(|ui| {
+        }
+        ui.horizontal_wrapped(|ui| {
             ui.label("replay");
             let mut s = step;
             if ui

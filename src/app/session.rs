@@ -9,6 +9,8 @@ use crate::data::CIFAR10_CLASSES;
 use crate::data::preprocess::UserImage;
 use crate::model::Path;
 
+use crate::budget::BudgetCurve;
+
 use super::worker::{Comparison, EnsembleResult, ModelInfo, ModelSource, Task};
 
 /// Longest side of the kept preview of a user's picture.
@@ -60,6 +62,7 @@ pub struct Session {
     pub ensemble: Option<EnsembleResult>,
     pub transfer: Option<TransferMatrix>,
     pub comparison: Option<Comparison>,
+    pub curve: Option<BudgetCurve>,
     /// Work in flight for the slots above.
     pub(super) pending: Pending,
 }
@@ -73,6 +76,7 @@ pub(super) struct Pending {
     pub ensemble: Option<Task<EnsembleResult>>,
     pub transfer: Option<Task<TransferMatrix>>,
     pub comparison: Option<Task<Comparison>>,
+    pub curve: Option<Task<BudgetCurve>>,
 }
 
 impl Session {
@@ -83,6 +87,7 @@ impl Session {
         self.ensemble = None;
         self.transfer = None;
         self.comparison = None;
+        self.curve = None;
         let model = self.pending.model.take();
         self.pending = Pending {
             model,
@@ -100,6 +105,18 @@ impl Session {
             .as_ref()
             .and_then(|i| i.label)
             .filter(|&l| cifar && l < names.len())
+    }
+
+    /// The ε curve is being computed (its points so far are in the worker's live progress).
+    pub fn curve_computing(&self) -> bool {
+        self.pending.curve.is_some()
+    }
+
+    /// The label jobs that need one judge against: the image's own, else the one the last
+    /// attack used (the ensemble's vote on the clean image).
+    pub fn truth(&self) -> Option<usize> {
+        self.label()
+            .or_else(|| self.attack.as_ref().map(|a| a.label))
     }
 }
 
@@ -122,6 +139,10 @@ pub enum Action {
     RunCompare {
         eot_paths: usize,
         query_paths: usize,
+    },
+    RunCurve {
+        eot_paths: usize,
+        judging_paths: usize,
     },
     /// Show this path in the path view.
     ShowPath(Path),

@@ -17,16 +17,18 @@ pub enum Tab {
     Ensemble,
     Transfer,
     Compare,
+    Budget,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 6] = [
+    pub const ALL: [Tab; 7] = [
         Tab::Attack,
         Tab::Layers,
         Tab::Paths,
         Tab::Ensemble,
         Tab::Transfer,
         Tab::Compare,
+        Tab::Budget,
     ];
 
     pub fn name(self) -> &'static str {
@@ -37,6 +39,7 @@ impl Tab {
             Tab::Ensemble => "Ensemble",
             Tab::Transfer => "Transfer",
             Tab::Compare => "Compare",
+            Tab::Budget => "Budget",
         }
     }
 }
@@ -48,7 +51,7 @@ impl std::str::FromStr for Tab {
             .into_iter()
             .find(|v| v.name().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| {
-                format!("unknown view '{s}': expected attack, layers, paths, ensemble, transfer or compare")
+                format!("unknown view '{s}': expected attack, layers, paths, ensemble, transfer, compare or budget")
             })
     }
 }

@@ -14,6 +14,7 @@ impl RnaLensApp {
         let ensemble = finished(&mut pending.ensemble);
         let transfer = finished(&mut pending.transfer);
         let comparison = finished(&mut pending.comparison);
+        let curve = finished(&mut pending.curve);
         if let Some(result) = model {
             self.model_loaded(result);
         }
@@ -48,6 +49,16 @@ impl RnaLensApp {
         match comparison {
             Some(Ok(c)) => self.session.comparison = Some(c),
             Some(Err(e)) => self.error(format!("Comparison stopped: {e}")),
+            None => {}
+        }
+        match curve {
+            Some(Ok(c)) => {
+                if c.cancelled {
+                    self.info("ε curve cancelled: the points computed so far are shown");
+                }
+                self.session.curve = Some(c);
+            }
+            Some(Err(e)) => self.error(format!("ε curve failed: {e}")),
             None => {}
         }
     }

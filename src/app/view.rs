@@ -9,6 +9,7 @@ use crate::colormap::HeatmapParams;
 use crate::model::PathSpace;
 
 use super::compare_view::CompareView;
+use super::curve_view::CurveView;
 use super::ensemble_view::EnsembleView;
 use super::layer_view::LayerView;
 use super::path_view::PathView;
@@ -17,6 +18,7 @@ use super::session::{Action, Session};
 use super::settings::Tab;
 use super::transfer_view::TransferView;
 use super::widgets::Textures;
+use super::worker::Live;
 
 /// What a view may read and change while it draws.
 pub struct ViewContext<'a> {
@@ -29,6 +31,8 @@ pub struct ViewContext<'a> {
     pub gpu_heatmap: bool,
     /// The compute thread is working: Run buttons are disabled.
     pub busy: bool,
+    /// Progress of the running job (partial results to draw while it computes).
+    pub live: &'a Live,
     pub textures: &'a mut Textures,
     pub actions: &'a mut Vec<Action>,
 }
@@ -57,6 +61,7 @@ pub struct Views {
     pub ensemble: EnsembleView,
     pub transfer: TransferView,
     pub compare: CompareView,
+    pub budget: CurveView,
 }
 
 impl Views {
@@ -68,6 +73,7 @@ impl Views {
             Tab::Ensemble => &mut self.ensemble,
             Tab::Transfer => &mut self.transfer,
             Tab::Compare => &mut self.compare,
+            Tab::Budget => &mut self.budget,
         }
     }
 
@@ -81,5 +87,6 @@ impl Views {
     pub fn sanitize(&mut self) {
         self.transfer.sanitize();
         self.compare.sanitize();
+        self.budget.sanitize();
     }
 }

@@ -10,9 +10,11 @@ use std::time::Instant;
 use crate::attack::AttackConfig;
 use crate::attack::image::{ImageAttack, attack_image};
 use crate::attack::transfer::{TransferMatrix, transfer_matrix};
+use crate::budget::{BudgetCurve, CurvePoint, CurveSetup, budget_curve};
 use crate::data::batch_to_tensor;
 use crate::device::{self, DeviceChoice};
 use crate::ensemble::{self, PathPrediction};
+use crate::eval::presets::SanityCurve;
 use crate::model::{ModelConfig, Path, PathSpace, RnaModel};
 
 pub use crate::assets::ModelSource;
@@ -27,6 +29,8 @@ pub struct ModelInfo {
     pub device: String,
     /// Measured accuracies from the model's card: (protocol, accuracy, images).
     pub card: Vec<(String, f64, usize)>,
+    /// The card's accuracy-against-ε curves (its `sanity` row), where it was measured.
+    pub card_curves: Vec<SanityCurve>,
 }
 
 impl ModelInfo {
@@ -67,6 +71,8 @@ pub struct Live {
     pub total: usize,
     /// Loss of every iterate so far (attacks only).
     pub losses: Vec<f32>,
+    /// The ε curve's points so far, drawn while the rest computes.
+    pub curve: Vec<CurvePoint>,
 }
 
 fn lock(live: &Mutex<Live>) -> MutexGuard<'_, Live> {
@@ -207,6 +213,13 @@ impl Worker {
         })
     }
 
+    /// The ε curve of one image; its points appear in [`Live::curve`] as they are done.
+    pub fn budget_curve(&self, input: Vec<u8>, setup: CurveSetup) -> Task<BudgetCurve> {
+        self.submit("the ε curve", move |engine| {
+            engine.budget_curve(&input, setup)
+        })
+    }
+
     /// Queues `work`; a panic inside it (a GPU fault surfaces as one from inside burn) fails
     /// that task with the panic's message and the worker goes on.
     fn submit<T: Send + 'static>(
@@ -297,12 +310,10 @@ impl Engine {
         self.begin(format!("loading {}", source.describe()), 0);
         let device = device::select(self.device)?;
         let mut model = source.open(&device.device).map_err(|e| e.to_string())?;
-        let card = source
-            .card()
-            .map(|text| crate::eval::card::card_accuracies(&text))
-            .unwrap_or_default();
+        let card = source.card().unwrap_or_default();
         let info = ModelInfo {
-            card,
+            card: crate::eval::card::card_accuracies(&card),
+            card_curves: crate::eval::card::card_curves(&card),
             source,
             config: model.config().clone(),
             space: model.path_space().clone(),
@@ -401,6 +412,27 @@ impl Engine {
             (self.wake)();
             !self.cancel.load(Ordering::SeqCst)
         })
+    }
+
+    fn budget_curve(&self, input: &[u8], setup: CurveSetup) -> Result<BudgetCurve, String> {
+        let model = self.model()?;
+        let points = setup.eps.len() * setup.policies.len();
+        self.begin("the ε curve", points);
+        budget_curve(
+            model,
+            input,
+            setup,
+            &mut |point| {
+                {
+                    let mut live = lock(&self.live);
+                    live.curve.push(point.clone());
+                    live.done = live.curve.len();
+                }
+                (self.wake)();
+                !self.cancel.load(Ordering::SeqCst)
+            },
+            &|| !self.cancel.load(Ordering::SeqCst),
+        )
     }
 
     fn compare(

@@ -161,6 +161,16 @@ impl AttackConfig {
         }
     }
 
+    /// PGD-20 at ε (in /255) with α = ε/4 (2/255 at 8/255, as the paper; at least 0.25/255),
+    /// so every ε can be reached: the attack of ε curves.
+    pub fn pgd20_at(eps255: f64, policy: PathPolicy) -> Self {
+        let mut c = Self::preset(AttackKind::Pgd);
+        c.eps = eps255 / 255.0;
+        c.alpha = (eps255 / 4.0).max(0.25) / 255.0;
+        c.policy = policy;
+        c
+    }
+
     /// The PGD-family loop settings (MI-FGSM's decay μ = 1 as in the paper).
     pub fn pgd(&self) -> PgdConfig {
         PgdConfig {

@@ -5,6 +5,7 @@ use clap::Args;
 
 use rna_lens::attack::describe_attack;
 use rna_lens::attack::image::{ReportContext, attack_image};
+use rna_lens::budget::{CurveSetup, budget_curve};
 use rna_lens::data::preprocess::{load_image, save_png};
 use rna_lens::model::file::write_atomically;
 
@@ -32,6 +33,14 @@ pub struct AttackCliArgs {
     /// colours a frame) or `.png` (animated PNG, lossless).
     #[arg(long, value_name = "FILE")]
     replay: Option<PathBuf>,
+    /// Also measure the image's robustness against budget (the app's Budget view) and write it
+    /// as CSV: PGD-20 at ε = 0, 2, …, 16/255 under official and eot:K, each judged by `--paths`
+    /// random paths.
+    #[arg(long, value_name = "FILE.csv")]
+    budget_curve: Option<PathBuf>,
+    /// K of the budget curve's EOT side.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=64))]
+    curve_eot: u32,
 }
 
 pub fn run(args: AttackCliArgs) -> anyhow::Result<()> {
@@ -110,6 +119,35 @@ pub fn run(args: AttackCliArgs) -> anyhow::Result<()> {
         );
         rna_lens::replay::write_replay(&frames, path).map_err(anyhow::Error::msg)?;
     }
+    let curve = match &args.budget_curve {
+        Some(path) => {
+            let setup = CurveSetup::official_and_eot(
+                args.curve_eot as usize,
+                args.paths as usize,
+                outcome.label,
+                config.seed,
+            );
+            let total = setup.eps.len() * setup.policies.len();
+            let mut done = 0;
+            let curve = budget_curve(
+                &model,
+                &image.input,
+                setup,
+                &mut |_| {
+                    done += 1;
+                    eprint!("\rbudget curve {done}/{total}");
+                    true
+                },
+                &|| true,
+            )
+            .map_err(anyhow::Error::msg)?;
+            eprintln!();
+            write_atomically(path, curve.csv().as_bytes())
+                .with_context(|| path.display().to_string())?;
+            Some(curve)
+        }
+        None => None,
+    };
     let space = model.path_space();
     let classes = model.num_classes();
     println!(
@@ -145,6 +183,13 @@ pub fn run(args: AttackCliArgs) -> anyhow::Result<()> {
     println!("written to      {}", args.out.display());
     if let Some(path) = &args.replay {
         println!("replay          {}", path.display());
+    }
+    if let (Some(curve), Some(path)) = (&curve, &args.budget_curve) {
+        if let Some(sentence) = curve.sentence(&names[outcome.label]) {
+            println!("budget          {sentence}");
+        }
+        println!("                {}", curve.setup.describe());
+        println!("budget curve    {}", path.display());
     }
     Ok(())
 }

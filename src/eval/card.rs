@@ -101,6 +101,20 @@ pub fn card_accuracies(card: &str) -> Vec<(String, f64, usize)> {
         .collect()
 }
 
+/// The card's robust-accuracy-against-ε curves, one per path policy (empty for a card without
+/// a `sanity` row, or for text that is no card).
+pub fn card_curves(card: &str) -> Vec<super::presets::SanityCurve> {
+    #[derive(Deserialize)]
+    struct Curves {
+        sanity: Option<SanityReport>,
+    }
+    serde_json::from_str::<Curves>(card)
+        .ok()
+        .and_then(|c| c.sanity)
+        .map(|s| s.curves)
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +132,20 @@ mod tests {
         let old = r#"{"protocols": {"fgsm": {"images": 10000, "robust_accuracy": 0.3369}}}"#;
         assert_eq!(card_accuracies(old), vec![("fgsm".into(), 0.3369, 10000)]);
         assert!(card_accuracies("not a card").is_empty());
+    }
+
+    #[test]
+    fn a_card_gives_its_sanity_curves_and_a_card_without_them_none() {
+        let card = r#"{"protocols": {}, "sanity": {
+            "curves": [{"policy": "official", "points": [[0, 0.5], [8, 0.3]]},
+                       {"policy": "eot10", "points": [[0, 0.5], [8, 0.1]]}],
+            "checks": []}}"#;
+        let curves = card_curves(card);
+        assert_eq!(curves.len(), 2);
+        assert_eq!(curves[1].policy, "eot10");
+        assert_eq!(curves[1].points, vec![[0.0, 0.5], [8.0, 0.1]]);
+        assert!(card_curves(r#"{"protocols": {}, "sanity": null}"#).is_empty());
+        assert!(card_curves("").is_empty());
     }
 
     #[test]

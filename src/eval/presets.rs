@@ -42,14 +42,6 @@ fn with(kind: AttackKind, policy: PathPolicy) -> Option<AttackConfig> {
     Some(c)
 }
 
-/// PGD-20 at ε (/255) with α = ε/4 (2/255 at 8/255, as the paper), so every ε can be reached.
-fn pgd20_at(eps255: f64, policy: PathPolicy) -> Option<AttackConfig> {
-    let mut c = with(AttackKind::Pgd, policy)?;
-    c.eps = eps255 / 255.0;
-    c.alpha = (eps255 / 4.0).max(0.25) / 255.0;
-    Some(c)
-}
-
 /// The protocols behind a preset name (see [`NAMES`]).
 pub fn preset(name: &str) -> Result<Vec<Protocol>, String> {
     let one = |p: Option<AttackConfig>| vec![(name.to_string(), p)];
@@ -80,7 +72,10 @@ pub fn preset(name: &str) -> Result<Vec<Protocol>, String> {
             let mut v = Vec::new();
             for (policy_name, policy) in SANITY_POLICIES {
                 for eps in SANITY_EPS {
-                    v.push((curve_name(policy_name, eps), pgd20_at(eps, policy.clone())));
+                    v.push((
+                        curve_name(policy_name, eps),
+                        Some(AttackConfig::pgd20_at(eps, policy.clone())),
+                    ));
                 }
             }
             v.push(("sanity-pgd100".into(), preset("pgd100")?.remove(0).1));
