@@ -951,3 +951,51 @@ fn the_budget_view_fills_in_its_curve_as_the_cli_computes_it_and_keeps_it_when_c
     );
     assert!(h.state().message().unwrap().contains("ε curve cancelled"));
 }
+
+/// "Save view PNG" writes the central view, as rendered, into a 1920×1080 slide.
+#[test]
+fn a_saved_view_is_a_1080p_slide_of_the_view_on_screen() {
+    if rna_lens::device::adapters().is_empty() {
+        assert!(
+            std::env::var_os("RNA_LENS_REQUIRE_WGPU").is_none(),
+            "RNA_LENS_REQUIRE_WGPU is set but no wgpu adapter exists"
+        );
+        eprintln!("skipped: no wgpu adapter");
+        return;
+    }
+    let dir = scratch("save-view");
+    let options = options(model_file(&dir));
+    let mut h = Harness::builder()
+        .with_size([1280.0, 720.0])
+        .wgpu()
+        .build_eframe(move |cc| RnaLensApp::new(cc, options));
+    wait_idle(&mut h);
+    h.state_mut().settings_mut().attack.steps = 3;
+    h.state_mut().apply(Action::RunAttack);
+    wait_idle(&mut h);
+    let path = dir.join("view.png");
+    h.state_mut().save_view(path.clone());
+    for _ in 0..10 {
+        h.step();
+    }
+    assert_eq!(
+        h.state().message(),
+        Some(format!("Saved {}", path.display()).as_str())
+    );
+    let slide = image::open(&path).unwrap().to_rgba8();
+    assert_eq!(slide.dimensions(), (1920, 1080));
+    // The view (narrower than 16:9, so it fills the height) has the clean image in its upper
+    // left: many colours there, where the letterbox bands beside it are one colour.
+    let colours = |y0: u32, y1: u32| {
+        let mut seen = std::collections::HashSet::new();
+        for y in y0..y1 {
+            for x in 0..1920 {
+                seen.insert(slide.get_pixel(x, y).0);
+            }
+        }
+        seen.len()
+    };
+    assert!(colours(200, 400) > 100, "the view's images are in the slide");
+    let (left, right) = (slide.get_pixel(0, 540).0, slide.get_pixel(1919, 540).0);
+    assert_eq!(left, right, "letterboxed on the panel colour");
+}
