@@ -14,7 +14,7 @@ HOME="$home" xvfb-run -a -s "-screen 0 1400x900x24" "$bin" gui --fresh-settings 
 runner=$!
 pid=""
 for _ in $(seq 100); do
-  pid=$(pgrep -n -f "release/rna-lens gui" || true)
+  pid=$(pgrep -n -x rna-lens || true)
   [ -n "$pid" ] && break
   sleep 0.2
 done

@@ -80,7 +80,10 @@ impl RnaLensApp {
             Script::Settle(n) => Script::Settle(n - 1),
             Script::Done => Script::Done,
         };
-        ctx.request_repaint();
+        // Step again until done; then the window is as quiet as an unscripted one.
+        if self.script != Script::Done {
+            ctx.request_repaint();
+        }
     }
 
     fn script_continue(&mut self, ctx: &egui::Context, next: Script) {
