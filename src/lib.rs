@@ -18,6 +18,7 @@ pub mod device;
 pub mod ensemble;
 pub mod eval;
 pub mod interop;
+pub mod limits;
 pub mod model;
 pub mod propagation;
 pub mod replay;

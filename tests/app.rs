@@ -995,7 +995,10 @@ fn a_saved_view_is_a_1080p_slide_of_the_view_on_screen() {
         }
         seen.len()
     };
-    assert!(colours(200, 400) > 100, "the view's images are in the slide");
+    assert!(
+        colours(200, 400) > 100,
+        "the view's images are in the slide"
+    );
     let (left, right) = (slide.get_pixel(0, 540).0, slide.get_pixel(1919, 540).0);
     assert_eq!(left, right, "letterboxed on the panel colour");
 }

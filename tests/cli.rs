@@ -202,6 +202,35 @@ fn bad_input_gives_one_line_errors() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// The command line refuses exactly what the app's sliders cannot reach: the shared limits.
+#[test]
+fn requests_beyond_the_shared_limits_are_refused_in_one_line() {
+    use rna_lens::limits::{MAX_EOT_PATHS, MAX_QUERY_PATHS, MAX_TRANSFER_PATHS};
+    let over = |n: usize| (n + 1).to_string();
+    let at = |n: usize| n.to_string();
+    let predict = |paths: &str| {
+        rna_lens(&[
+            "predict", "--arch", "resnet20", "--image", SAMPLE, "--paths", paths, "--device", "cpu",
+        ])
+    };
+    let err = one_line_error(&predict(&over(MAX_QUERY_PATHS)));
+    assert!(err.contains(&format!("1..={MAX_QUERY_PATHS}")), "{err}");
+    stdout(&predict(&at(MAX_QUERY_PATHS)));
+    let err = one_line_error(&rna_lens(&[
+        "transfer",
+        "--arch",
+        "resnet20",
+        "--paths",
+        &over(MAX_TRANSFER_PATHS),
+    ]));
+    assert!(err.contains(&format!("1..={MAX_TRANSFER_PATHS}")), "{err}");
+    let eot = format!("eot:{}", over(MAX_EOT_PATHS));
+    let err = one_line_error(&rna_lens(&[
+        "attack", "--arch", "resnet20", "--image", SAMPLE, "--policy", &eot, "--out", "unused",
+    ]));
+    assert!(err.contains(&format!("1 ≤ K ≤ {MAX_EOT_PATHS}")), "{err}");
+}
+
 /// A full disk, imitated with a file-size limit (it works as root, where permissions do not
 /// stop writes): the export fails with one line and leaves neither the file nor a temporary.
 #[test]

@@ -245,7 +245,7 @@ fn policy_ui(ui: &mut Ui, policy: &mut PathPolicy, label: egui::Id) {
             .labelled_by(label);
         if let PathPolicy::Eot(k) = policy {
             let k_label = ui.label("K");
-            ui.add(egui::DragValue::new(k).range(1..=64))
+            ui.add(egui::DragValue::new(k).range(1..=crate::limits::MAX_EOT_PATHS))
                 .labelled_by(k_label.id);
         }
     });

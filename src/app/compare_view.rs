@@ -5,6 +5,7 @@ use egui::{RichText, Ui, Vec2};
 
 use crate::attack::image::{ImageAttack, Verdict};
 use crate::colormap::HeatmapParams;
+use crate::limits::MAX_EOT_PATHS;
 
 use super::result_view::{HeatmapStyle, heatmap_ui, trace_plots};
 use serde::{Deserialize, Serialize};
@@ -85,7 +86,7 @@ fn side_ui(
 
 impl CompareView {
     pub fn sanitize(&mut self) {
-        self.eot_paths = self.eot_paths.clamp(1, 64);
+        self.eot_paths = self.eot_paths.clamp(1, MAX_EOT_PATHS);
     }
 }
 
@@ -114,7 +115,7 @@ impl View for CompareView {
         );
         ui.horizontal(|ui| {
             let label = ui.label("EOT K");
-            ui.add(egui::Slider::new(eot_k, 1..=64))
+            ui.add(egui::Slider::new(eot_k, 1..=MAX_EOT_PATHS).logarithmic(true))
                 .labelled_by(label.id);
             if ui
                 .add_enabled(

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::budget::{CURVE_EPS, CurvePoint};
 use crate::eval::presets::SanityCurve;
+use crate::limits::{MAX_EOT_PATHS, MAX_QUERY_PATHS};
 
 use super::session::Action;
 use super::view::{View, ViewContext};
@@ -34,8 +35,8 @@ impl Default for CurveView {
 
 impl CurveView {
     pub fn sanitize(&mut self) {
-        self.eot_paths = self.eot_paths.clamp(1, 64);
-        self.judging_paths = self.judging_paths.clamp(1, 1024);
+        self.eot_paths = self.eot_paths.clamp(1, MAX_EOT_PATHS);
+        self.judging_paths = self.judging_paths.clamp(1, MAX_QUERY_PATHS);
     }
 }
 
@@ -81,11 +82,13 @@ impl View for CurveView {
         );
         ui.horizontal_wrapped(|ui| {
             let label = ui.label("EOT K");
-            ui.add(egui::Slider::new(&mut self.eot_paths, 1..=64))
+            ui.add(egui::Slider::new(&mut self.eot_paths, 1..=MAX_EOT_PATHS).logarithmic(true))
                 .labelled_by(label.id);
             let label = ui.label("judging paths");
-            ui.add(egui::Slider::new(&mut self.judging_paths, 1..=1024).logarithmic(true))
-                .labelled_by(label.id);
+            ui.add(
+                egui::Slider::new(&mut self.judging_paths, 1..=MAX_QUERY_PATHS).logarithmic(true),
+            )
+            .labelled_by(label.id);
             let ready = session.image.is_some() && !cx.busy;
             if ui
                 .add_enabled(ready, egui::Button::new("Run ε curve"))

@@ -8,9 +8,9 @@ use crate::ensemble::{EnsembleSummary, PathPrediction, summarize};
 use serde::{Deserialize, Serialize};
 
 use super::session::{Action, Session};
-use super::settings::MAX_ENSEMBLE_PATHS;
 use super::view::{View, ViewContext};
 use super::worker::EnsembleResult;
+use crate::limits::MAX_QUERY_PATHS;
 
 const CLEAN: Color32 = Color32::from_rgb(66, 133, 244);
 const ADVERSARIAL: Color32 = Color32::from_rgb(219, 68, 55);
@@ -74,7 +74,7 @@ impl View for EnsembleView {
         let names = &model.config.class_names;
         ui.horizontal(|ui| {
             let label = ui.label("paths");
-            ui.add(egui::Slider::new(paths, 1..=MAX_ENSEMBLE_PATHS).logarithmic(true))
+            ui.add(egui::Slider::new(paths, 1..=MAX_QUERY_PATHS).logarithmic(true))
                 .labelled_by(label.id);
             let ready = session.image.is_some() && !busy;
             if ui

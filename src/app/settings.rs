@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::MAX_QUERY_PATHS;
+
 use crate::attack::{AttackConfig, AttackKind, PathPolicy};
 use crate::colormap::HeatmapParams;
 
@@ -73,9 +75,6 @@ pub struct Settings {
     pub model: Option<PathBuf>,
 }
 
-pub const MAX_ENSEMBLE_PATHS: usize = 4096;
-pub const MAX_TRANSFER_PATHS: usize = 16;
-
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -105,7 +104,7 @@ pub fn adaptive_protocol() -> AttackConfig {
 impl Settings {
     /// Brings values from an older or edited store back into range.
     pub fn sanitized(mut self) -> Self {
-        self.ensemble_paths = self.ensemble_paths.clamp(1, MAX_ENSEMBLE_PATHS);
+        self.ensemble_paths = self.ensemble_paths.clamp(1, MAX_QUERY_PATHS);
         self.presentation.sanitize();
         if self.attack.validate(usize::MAX).is_err() {
             self.attack = paper_protocol();
@@ -157,7 +156,7 @@ mod tests {
         s.heatmap.mode = HeatmapMode::Channel(7);
         let s = s.sanitized();
         assert_eq!(s.ensemble_paths, 1);
-        assert_eq!(views.transfer.paths, MAX_TRANSFER_PATHS);
+        assert_eq!(views.transfer.paths, crate::limits::MAX_TRANSFER_PATHS);
         assert_eq!(views.compare.eot_paths, 1);
         assert_eq!(s.attack, paper_protocol());
         assert_eq!(s.heatmap.amplification, 1.0);

@@ -7,8 +7,8 @@ use crate::colormap::{Colormap, colormap_rgb};
 use serde::{Deserialize, Serialize};
 
 use super::session::Action;
-use super::settings::MAX_TRANSFER_PATHS;
 use super::view::{View, ViewContext};
+use crate::limits::MAX_TRANSFER_PATHS;
 
 /// K, the number of paths of the K×K matrix.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

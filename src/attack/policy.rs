@@ -84,8 +84,9 @@ impl FromStr for PathPolicy {
                 let k: usize = k
                     .parse()
                     .map_err(|_| format!("eot needs a number of paths, e.g. eot:10 (got '{s}')"))?;
-                if k == 0 || k > 4096 {
-                    return Err(format!("eot:K needs 1 ≤ K ≤ 4096, got {k}"));
+                let max = crate::limits::MAX_EOT_PATHS;
+                if k == 0 || k > max {
+                    return Err(format!("eot:K needs 1 ≤ K ≤ {max}, got {k}"));
                 }
                 Ok(Self::Eot(k))
             }

@@ -7,6 +7,7 @@ use rna_lens::attack::describe_attack;
 use rna_lens::attack::image::{ReportContext, attack_image};
 use rna_lens::budget::{CurveSetup, budget_curve};
 use rna_lens::data::preprocess::{load_image, save_png};
+use rna_lens::limits::{MAX_EOT_PATHS, MAX_QUERY_PATHS, arg};
 use rna_lens::model::file::write_atomically;
 
 use super::common::{AttackArgs, ModelArgs, resolve_class, untrained_warning};
@@ -24,7 +25,7 @@ pub struct AttackCliArgs {
     #[arg(long)]
     label: Option<String>,
     /// Paths of the ensemble query on the clean and the adversarial image.
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=arg(MAX_QUERY_PATHS)))]
     paths: u32,
     /// Output folder: clean.png, adversarial.png, perturbation.png, report.json.
     #[arg(long)]
@@ -39,7 +40,7 @@ pub struct AttackCliArgs {
     #[arg(long, value_name = "FILE.csv")]
     budget_curve: Option<PathBuf>,
     /// K of the budget curve's EOT side.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=64))]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=arg(MAX_EOT_PATHS)))]
     curve_eot: u32,
 }
 

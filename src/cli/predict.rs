@@ -21,7 +21,7 @@ pub struct PredictArgs {
     #[arg(long, conflicts_with = "image")]
     sample: Option<String>,
     /// Number of sampled paths, evaluated in batched passes.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=rna_lens::limits::arg(rna_lens::limits::MAX_QUERY_PATHS)))]
     paths: u32,
     /// Seed of the path sampler: the same seed gives the same paths everywhere.
     #[arg(long, default_value_t = 0)]

@@ -17,7 +17,7 @@ pub struct TransferArgs {
     #[command(flatten)]
     data: DataArgs,
     /// Number of sampled paths K (the matrix is K×K); with `--bn-shares`, paths per share.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=rna_lens::limits::arg(rna_lens::limits::MAX_TRANSFER_PATHS)))]
     paths: u32,
     /// Paths by composition instead of uniformly: `--paths` paths for each of these shares of
     /// batch-statistic layers, e.g. `0.1,0.9` (IN-heavy and BN-heavy), placed at random (seed
