@@ -13,7 +13,8 @@ use eframe::{egui, egui_wgpu, wgpu};
 use egui_kittest::Harness;
 use egui_kittest::wgpu::{WgpuTestRenderer, create_render_state, default_wgpu_setup};
 use rna_lens::app::heatmap::{
-    HeatmapCallback, HeatmapInput, HeatmapPipeline, heatmap_shape, install, render_offscreen,
+    HeatmapCallback, HeatmapInput, HeatmapPipeline, HeatmapSlot, heatmap_shape, install,
+    render_offscreen,
 };
 use rna_lens::colormap::{Colormap, HeatmapMode, HeatmapParams, render_heatmap};
 use rna_lens::device::block_on;
@@ -189,11 +190,12 @@ fn egui_paint_callback_matches_cpu() {
                 egui::Order::Foreground,
                 egui::Id::unique("heatmaps"),
             ));
-            for (key, origin) in origins.iter().enumerate() {
+            let slots = [HeatmapSlot::CompareOfficial, HeatmapSlot::CompareEot];
+            for (key, origin) in slots.into_iter().zip(&origins) {
                 painter.add(heatmap_shape(
                     egui::Rect::from_min_size(*origin, size),
                     HeatmapCallback {
-                        key: key as u64,
+                        key,
                         input: Arc::clone(&input),
                         params,
                     },

@@ -7,6 +7,7 @@ use crate::attack::image::{ImageAttack, Verdict};
 use crate::colormap::HeatmapParams;
 use crate::limits::MAX_EOT_PATHS;
 
+use super::heatmap::HeatmapSlot;
 use super::result_view::{HeatmapStyle, heatmap_ui, trace_plots};
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +31,7 @@ impl Default for CompareView {
 
 fn side_ui(
     ui: &mut Ui,
-    key: u64,
+    key: HeatmapSlot,
     title: &str,
     attack: &ImageAttack,
     model: &ModelInfo,
@@ -47,10 +48,10 @@ fn side_ui(
         );
     }
     ui.horizontal(|ui| {
-        let t = textures.planar(ui, &format!("compare-adv-{key}"), &attack.adversarial, 32);
+        let t = textures.planar(ui, &format!("compare-adv-{key:?}"), &attack.adversarial, 32);
         ui.add(egui::Image::new(&t).fit_to_exact_size(Vec2::splat(128.0)));
         let delta = attack.delta();
-        heatmap_ui(ui, 10 + key, &delta, &attack.clean, style, textures);
+        heatmap_ui(ui, key, &delta, &attack.clean, style, textures);
     });
     let verdict = attack.verdict();
     let text = format!(
@@ -78,7 +79,7 @@ fn side_ui(
     }
     trace_plots(
         ui,
-        &format!("compare-{key}"),
+        &format!("compare-{key:?}"),
         attack,
         attack.trace.len().saturating_sub(1),
     );
@@ -162,7 +163,7 @@ impl View for CompareView {
         ui.columns(2, |cols| {
             side_ui(
                 &mut cols[0],
-                0,
+                HeatmapSlot::CompareOfficial,
                 "official (paper)",
                 &c.official,
                 model,
@@ -171,7 +172,7 @@ impl View for CompareView {
             );
             side_ui(
                 &mut cols[1],
-                1,
+                HeatmapSlot::CompareEot,
                 &format!("EOT-{k} (adaptive)"),
                 &c.eot,
                 model,

@@ -247,15 +247,27 @@ impl Slot {
     }
 }
 
+/// Where a heatmap is shown: each place keeps its own GPU copy (textures and uniforms), so
+/// two heatmaps on screen at once never overwrite each other's data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HeatmapSlot {
+    /// The Attack view's.
+    Attack,
+    /// The Compare view's official side.
+    CompareOfficial,
+    /// The Compare view's EOT side.
+    CompareEot,
+}
+
 /// The heatmap's render pipeline for one target format, and the GPU copies of the heatmaps
-/// currently shown, by caller-chosen key.
+/// currently shown, one per [`HeatmapSlot`].
 pub struct HeatmapPipeline {
     pipeline: wgpu::RenderPipeline,
     bind_group_layout: wgpu::BindGroupLayout,
     target_format: wgpu::TextureFormat,
     /// The device's `max_texture_dimension_2d`, which bounds the viewports we may set.
     max_dimension: u32,
-    slots: HashMap<u64, Slot>,
+    slots: HashMap<HeatmapSlot, Slot>,
     /// Errors met while preparing frames, each kept once until the app shows it: a failing
     /// heatmap fails again every frame.
     errors: ErrorLog,
@@ -379,7 +391,7 @@ impl HeatmapPipeline {
         &mut self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
-        key: u64,
+        key: HeatmapSlot,
         input: &HeatmapInput,
         params: &HeatmapParams,
     ) -> Result<(), String> {
@@ -414,14 +426,14 @@ impl HeatmapPipeline {
 
     /// Draws heatmap `key` over the render pass's whole viewport; nothing if `key` was never
     /// prepared.
-    pub fn paint(&self, render_pass: &mut wgpu::RenderPass<'static>, key: u64) {
+    pub fn paint(&self, render_pass: &mut wgpu::RenderPass<'static>, key: HeatmapSlot) {
         if let Some(slot) = self.slots.get(&key) {
             self.draw(render_pass, slot);
         }
     }
 
     /// Frees the GPU copies of heatmap `key` (e.g. when its view closes).
-    pub fn remove(&mut self, key: u64) {
+    pub fn remove(&mut self, key: HeatmapSlot) {
         self.slots.remove(&key);
     }
 
@@ -612,12 +624,12 @@ pub fn install(render_state: &egui_wgpu::RenderState) -> Result<(), String> {
     Ok(())
 }
 
-/// A heatmap to paint this frame. `key` names its GPU copies (one key per view); the input may
+/// A heatmap to paint this frame. `key` names its GPU copies (one per place); the input may
 /// be rebuilt every frame, as its textures are re-uploaded only when its data changes.
 ///
 /// Painting panics if [`install`] has not run or the input exceeds the device's texture size.
 pub struct HeatmapCallback {
-    pub key: u64,
+    pub key: HeatmapSlot,
     pub input: Arc<HeatmapInput>,
     pub params: HeatmapParams,
 }

@@ -9,7 +9,7 @@ use egui_plot::{FilledArea, Line, Plot, PlotPoints, VLine};
 use crate::attack::image::{amplified, delta_between};
 use crate::colormap::{self, Colormap, HeatmapMode, HeatmapParams};
 
-use super::heatmap::{HeatmapCallback, HeatmapInput, heatmap_shape};
+use super::heatmap::{HeatmapCallback, HeatmapInput, HeatmapSlot, heatmap_shape};
 use serde::{Deserialize, Serialize};
 
 use super::export::Export;
@@ -37,11 +37,10 @@ pub struct HeatmapStyle {
     pub side: f32,
 }
 
-/// Draws the heatmap of `delta` over `image` (planar, square). `key` names the GPU copy: one
-/// per place a heatmap is shown.
+/// Draws the heatmap of `delta` over `image` (planar, square) in the place `key`.
 pub fn heatmap_ui(
     ui: &mut Ui,
-    key: u64,
+    key: HeatmapSlot,
     delta: &[f32],
     image: &[u8],
     style: &HeatmapStyle,
@@ -74,7 +73,7 @@ pub fn heatmap_ui(
         }
     } else {
         let rgba = colormap::render_heatmap(delta, image, size, size, 1, params);
-        let texture = textures.rgba(ui, &format!("heatmap-{key}"), &rgba, size, size);
+        let texture = textures.rgba(ui, &format!("heatmap-{key:?}"), &rgba, size, size);
         ui.painter().image(
             texture.id(),
             rect,
@@ -219,7 +218,14 @@ impl View for ResultView {
                                 gpu,
                                 side,
                             };
-                            heatmap_ui(ui, 1, &delta, &result.clean, &style, textures);
+                            heatmap_ui(
+                                ui,
+                                HeatmapSlot::Attack,
+                                &delta,
+                                &result.clean,
+                                &style,
+                                textures,
+                            );
                         }),
                     }
                 }
