@@ -9,10 +9,13 @@ use burn::tensor::Device;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
+use rna_lens::app::export::Export;
 use rna_lens::app::session::Action;
 use rna_lens::app::settings::Tab;
 use rna_lens::app::{AppOptions, RnaLensApp};
 use rna_lens::model::{Architecture, ModelConfig, RnaModel, file};
+
+mod common;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("rna-lens-app-{}-{name}", std::process::id()));
@@ -1001,4 +1004,55 @@ fn a_saved_view_is_a_1080p_slide_of_the_view_on_screen() {
     );
     let (left, right) = (slide.get_pixel(0, 540).0, slide.get_pixel(1919, 540).0);
     assert_eq!(left, right, "letterboxed on the panel colour");
+}
+
+/// The app's "Save replay animation…" writes one frame per step whose last frame shows exactly
+/// the adversarial PNG it saves, as the CLI's `--replay` does.
+#[test]
+fn the_replay_exported_from_the_app_has_a_frame_per_step_ending_on_the_adversarial_png() {
+    let (dir, mut h) = ready("app-replay");
+    h.state_mut().settings_mut().attack.steps = 4;
+    h.state_mut().apply(Action::SelectSample(2));
+    h.state_mut().apply(Action::RunAttack);
+    wait_idle(&mut h);
+    let (animation, adversarial) = (dir.join("replay.png"), dir.join("adversarial.png"));
+    h.state().save(Export::Replay, &animation).unwrap();
+    h.state().save(Export::Adversarial, &adversarial).unwrap();
+    let frames = common::animation_frames(&animation);
+    assert_eq!(
+        frames.len(),
+        h.state().session().attack.as_ref().unwrap().trace.len()
+    );
+    let adversarial = image::open(&adversarial).unwrap().to_rgb8();
+    assert_eq!(
+        common::adversarial_panel(frames.last().unwrap()),
+        adversarial
+    );
+    let gif = dir.join("replay.gif");
+    h.state().save(Export::Replay, &gif).unwrap();
+    assert_eq!(common::animation_frames(&gif).len(), frames.len());
+}
+
+/// `gui --zoom 1.5 --high-contrast --no-side-panels`: a class's settings for one run.
+#[test]
+fn presentation_options_from_the_command_line_apply_over_the_stored_settings() {
+    let dir = scratch("presentation-options");
+    let mut opts = options(model_file(&dir));
+    opts.zoom = Some(1.5);
+    opts.high_contrast = true;
+    opts.no_side_panels = true;
+    let mut h = harness(opts);
+    wait_idle(&mut h);
+    let presentation = h.state_mut().settings_mut().presentation.clone();
+    assert_eq!(presentation.zoom, 1.5);
+    assert_eq!(h.ctx.zoom_factor(), 1.5);
+    assert!(presentation.high_contrast && !presentation.side_panels);
+    assert!(
+        h.query_by_label("Paper protocol").is_none(),
+        "the attack panel is hidden"
+    );
+    h.key_press(egui::Key::F9);
+    h.step();
+    h.step();
+    h.get_by_label("Paper protocol");
 }

@@ -11,9 +11,10 @@ bin="${CARGO_TARGET_DIR:-target}/release/rna-lens"
 # eframe restores the window size it stored last time, even with --fresh-settings: a home of
 # its own gives every screenshot the default size.
 home=$(mktemp -d); trap 'rm -rf "$home"' EXIT
-shoot() { # name view [screen]
-  HOME="$home" xvfb-run -a -s "-screen 0 ${3:-1400x900}x24" "$bin" gui "${model[@]}" \
-    --fresh-settings --view "$2" --attack-on-start --screenshot "screenshots/$1.png" --exit
+shoot() { # name view [screen [gui options...]]
+  local name=$1 view=$2 screen=${3:-1400x900}; shift $(( $# < 3 ? $# : 3 ))
+  HOME="$home" xvfb-run -a -s "-screen 0 ${screen}x24" "$bin" gui "${model[@]}" \
+    --fresh-settings --view "$view" --attack-on-start --screenshot "screenshots/$name.png" --exit "$@"
 }
 lesson() { # name step [screen]
   HOME="$home" xvfb-run -a -s "-screen 0 ${3:-1280x720}x24" "$bin" gui "${model[@]}" \
@@ -28,6 +29,8 @@ shoot compare compare
 shoot budget budget
 # A projector's size: the window fills the screen.
 shoot main-1280x720 attack 1280x720
+# Presentation mode for a room: 150% zoom, high contrast, side panels hidden (F9).
+shoot presentation attack 1280x720 --zoom 1.5 --high-contrast --no-side-panels
 # The guided lesson at a projector's size: the white-box step and the defender's step.
 lesson lesson-whitebox 4
 lesson lesson-defender 5

@@ -86,7 +86,8 @@ fn high_contrast() -> Visuals {
     v.override_text_color = Some(Color32::WHITE);
     v.panel_fill = Color32::BLACK;
     v.window_fill = Color32::BLACK;
-    v.extreme_bg_color = Color32::BLACK;
+    // Bar tracks and text fields stay visible against the black panels.
+    v.extreme_bg_color = Color32::from_gray(34);
     v.faint_bg_color = Color32::from_gray(24);
     v.widgets.noninteractive.fg_stroke = white;
     v.widgets.noninteractive.bg_stroke = Stroke::new(1.0, Color32::from_gray(170));

@@ -36,6 +36,11 @@ pub struct AppOptions {
     pub fresh_settings: bool,
     /// Open in the guided lesson: at this step (from 0), or `Some(None)` where it was left.
     pub lesson: Option<Option<usize>>,
+    /// Presentation settings for this run, over the stored ones (`gui --zoom 1.5
+    /// --high-contrast --no-side-panels` before a class).
+    pub zoom: Option<f32>,
+    pub high_contrast: bool,
+    pub no_side_panels: bool,
     /// Set by a scripted run that could not do what it was asked (e.g. the model did not load).
     pub failure: Arc<Mutex<Option<String>>>,
 }
@@ -56,7 +61,7 @@ impl RnaLensApp {
             },
             None => (false, None),
         };
-        let (settings, mut views) = if options.fresh_settings {
+        let (mut settings, mut views) = if options.fresh_settings {
             (Settings::default(), Views::default())
         } else {
             let settings = cc
@@ -71,7 +76,12 @@ impl RnaLensApp {
             )
         };
         views.sanitize();
-        settings.presentation.restore(&cc.egui_ctx);
+        let presentation = &mut settings.presentation;
+        presentation.zoom = options.zoom.unwrap_or(presentation.zoom);
+        presentation.high_contrast |= options.high_contrast;
+        presentation.side_panels &= !options.no_side_panels;
+        presentation.sanitize();
+        presentation.restore(&cc.egui_ctx);
         let ctx = cc.egui_ctx.clone();
         // Progress arrives at every attack iteration, often hundreds a second: at most about
         // 30 repaints a second follow it (each request only moves the deadline earlier).

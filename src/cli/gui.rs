@@ -40,6 +40,22 @@ pub struct GuiArgs {
     /// Open the lesson at this step (1 to 8).
     #[arg(long, value_name = "STEP", value_parser = clap::value_parser!(u8).range(1..=8))]
     lesson_step: Option<u8>,
+    /// Zoom text, images and plots by this factor (Ctrl +/−/0 in the window), e.g. 1.5 for a room.
+    #[arg(long, value_name = "FACTOR", value_parser = zoom)]
+    zoom: Option<f32>,
+    /// White on black with heavier lines, for projectors.
+    #[arg(long)]
+    high_contrast: bool,
+    /// Start with the side panels hidden (F9 shows them).
+    #[arg(long)]
+    no_side_panels: bool,
+}
+
+fn zoom(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(z) if (0.5..=3.0).contains(&z) => Ok(z),
+        _ => Err(format!("expected a factor from 0.5 to 3, got '{text}'")),
+    }
 }
 
 pub fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
@@ -70,6 +86,9 @@ pub fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
         fresh_settings: args.fresh_settings,
         lesson: (args.lesson || args.lesson_step.is_some())
             .then(|| args.lesson_step.map(|s| usize::from(s) - 1)),
+        zoom: args.zoom,
+        high_contrast: args.high_contrast,
+        no_side_panels: args.no_side_panels,
         ..AppOptions::default()
     })
     .map_err(anyhow::Error::msg)
