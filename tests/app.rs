@@ -865,10 +865,18 @@ fn the_attack_view_holds_at_a_projector_a_1080p_screen_and_150_percent_zoom() {
 #[test]
 fn the_budget_view_fills_in_its_curve_as_the_cli_computes_it_and_keeps_it_when_cancelled() {
     let dir = scratch("budget");
-    let mut opts = options(model_file(&dir));
+    let model = model_file(&dir);
+    // A card with a sanity row beside the model: its ε curve is drawn beside the image's.
+    let card = r#"{"protocols": {"sanity-official-eps0": {"images": 40}}, "sanity": {
+        "curves": [{"policy": "official", "points": [[0, 0.5], [8, 0.3], [32, 0.0]]},
+                   {"policy": "eot10", "points": [[0, 0.5], [8, 0.1], [32, 0.0]]}],
+        "checks": []}}"#;
+    std::fs::write(dir.join("model.eval.json"), card).unwrap();
+    let mut opts = options(model);
     opts.view = Some(Tab::Budget);
     let mut h = harness(opts);
     wait_idle(&mut h);
+    h.get_by_label_contains("the model card: robust accuracy over 40 test images");
     h.state_mut().settings_mut().attack.seed = 5;
     h.get_by_label("sample cifar10_04_6.png").click();
     h.step();

@@ -29,6 +29,9 @@ def main():
             parts.append(part)
     merged = dict(parts[0])
     merged["protocols"] = {k: v for p in parts for k, v in p["protocols"].items()}
+    # The sanity preset's ε curve and checks (its points stay in `protocols`, where the app
+    # reads how many images they cover).
+    merged["sanity"] = next((p["sanity"] for p in parts if p.get("sanity")), None)
     # The headline: robust accuracy in the AutoAttack convention, natural without an attack.
     merged["accuracy"] = {
         k: (v["robust"] or v["natural"])["value"] for k, v in merged["protocols"].items()
@@ -38,7 +41,7 @@ def main():
         json.dump(merged, f, indent=2)
     print("| protocol | robust (clean and adversarial right) | adversarial accuracy (official convention) | natural | images | pairing | what exactly |")
     print("|---|---|---|---|---|---|---|")
-    names = ORDER + [k for k in merged["protocols"] if k not in ORDER]
+    names = ORDER + [k for k in merged["protocols"] if k not in ORDER and not k.startswith("sanity-")]
     for name in names:
         r = merged["protocols"].get(name)
         if r is None:
@@ -49,6 +52,15 @@ def main():
         d = r.get("defender")
         if d:
             print(f"| {name}, over {d['paths']} defender paths | mean {pct(d['mean'])}; majority vote {pct(d['vote'])}; right on all {pct(d['all_paths'])} | | natural mean {pct(d['natural_mean'])} | {r['images']} | {r['pairing']} | |")
+    sanity = merged["sanity"]
+    if sanity:
+        n = next(v["images"] for k, v in merged["protocols"].items() if k.startswith("sanity-"))
+        print(f"\nGradient-masking checks (sanity preset, {n} images):")
+        for curve in sanity["curves"]:
+            points = ", ".join(f"{e:g}/255: {100 * a:.1f}%" for e, a in curve["points"])
+            print(f"- robust accuracy against ε, {curve['policy']}: {points}")
+        for c in sanity["checks"]:
+            print(f"- {'pass' if c['passed'] else 'FAIL'}: {c['check']} ({c['detail']})")
     print(f"\nseed {merged['seed']}; data {merged['data']} ({merged['split']} split); 95% intervals as `eval` states them; written to {card}")
 
 

@@ -12,6 +12,9 @@
 #   queries) for a random model, AutoAttack's standard version for a deterministic one. For a
 #   model without random layers every path policy is the same attack, so those rows are not
 #   repeated.
+#   On SANITY_LIMIT images (default 100; 0 skips it) the sanity preset: robust accuracy against
+#   ε under official and eot:10 (the app draws it beside an image's own curve), PGD-100, EOT-50
+#   and Square checks.
 #   For a random model, also the transfer study by composition (issue #16): PGD-20 crafted on
 #   each of 4 IN-heavy (15% BN) and 4 BN-heavy (85% BN) paths, on 256 test images all 8 paths
 #   classify right, tested on all 8; written to MODEL.transfer.json and printed by group.
@@ -20,6 +23,7 @@
 #   interruption the same command goes on where it stopped.
 set -euo pipefail
 model="$1"; data="$2"; limit="${3:-}"; aa_limit="${4:-1000}"; seed="${5:-0}"
+sanity_limit="${SANITY_LIMIT:-100}"
 bin="${RNA_LENS:-cargo run --release --quiet --}"
 out=$(mktemp -d)
 checkpoints="${CHECKPOINTS:-$HOME/.cache/rna-lens/eval-card/$(basename "$model" .safetensors)-$seed-${limit:-all}-$aa_limit}"
@@ -41,13 +45,14 @@ else
   eval_json attacks "${subset[@]}" --preset natural,fgsm,pgd20,mifgsm > "$out/attacks.json" &
   [ "$aa_limit" != 0 ] && eval_json aa --limit "$aa_limit" --preset autoattack-standard > "$out/aa.json" &
 fi
+[ "$sanity_limit" != 0 ] && eval_json sanity --limit "$sanity_limit" --preset sanity > "$out/sanity.json" &
 for job in $(jobs -p); do wait "$job"; done
 # The same PGD-20 scored on 32 defender paths per image (mean, vote, worst case), after the rest.
 eval_json paths "${subset[@]}" --preset pgd20 --defender-paths 32 \
   | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["protocols"]; p["pgd20-32-defenders"]=p.pop("pgd20"); d["accuracy"]={"pgd20-32-defenders": d["accuracy"]["pgd20"]}; json.dump(d,sys.stdout)' \
   > "$out/paths.json"
 
-python3 tools/card-table.py "$model" "$out/natural.json" "$out"/attacks.json "$out"/eot.json "$out"/aa.json "$out"/paths.json
+python3 tools/card-table.py "$model" "$out/natural.json" "$out"/attacks.json "$out"/eot.json "$out"/aa.json "$out"/paths.json "$out"/sanity.json
 if [ "$random" = 1 ]; then
   transfer="${model%.safetensors}.transfer.json"
   $bin transfer --model "$model" --data "$data" --seed "$seed" --bn-shares 0.15,0.85 --paths 4 \

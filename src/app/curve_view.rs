@@ -7,6 +7,7 @@ use egui_plot::{Line, LineStyle, Plot, PlotPoints, Points};
 use serde::{Deserialize, Serialize};
 
 use crate::budget::{CURVE_EPS, CurvePoint};
+use crate::eval::card::CardCurves;
 use crate::eval::presets::SanityCurve;
 use crate::limits::{MAX_EOT_PATHS, MAX_QUERY_PATHS};
 
@@ -131,13 +132,8 @@ impl View for CurveView {
             for (i, name) in names.iter().enumerate() {
                 ui.label(RichText::new(format!("— {name}")).color(colour(i)).strong());
             }
-            let card_images = model
-                .card
-                .iter()
-                .find(|row| row.0.starts_with("sanity-official"))
-                .map(|row| row.2);
-            match card_images {
-                Some(n) if !model.card_curves.is_empty() => ui.label(format!(
+            match &model.card_curves {
+                Some(CardCurves { images: n, .. }) => ui.label(format!(
                     "- - the model card: robust accuracy over {n} test images (official, eot:10), \
                      each clean and adversarial right"
                 )),
@@ -149,10 +145,8 @@ impl View for CurveView {
         if !caption.is_empty() {
             ui.add(egui::Label::new(RichText::new(caption).small()).wrap());
         }
-        let cards = [
-            card_line(&model.card_curves, "official"),
-            card_line(&model.card_curves, "eot10"),
-        ];
+        let curves = model.card_curves.as_ref().map_or(&[][..], |c| &c.curves);
+        let cards = [card_line(curves, "official"), card_line(curves, "eot10")];
         let height = (ui.available_height() - 16.0).clamp(200.0, 460.0);
         Plot::new("budget-curve")
             .height(height)

@@ -14,7 +14,7 @@ use crate::budget::{BudgetCurve, CurvePoint, CurveSetup, budget_curve};
 use crate::data::batch_to_tensor;
 use crate::device::{self, DeviceChoice};
 use crate::ensemble::{self, PathPrediction};
-use crate::eval::presets::SanityCurve;
+use crate::eval::card::CardCurves;
 use crate::model::{ModelConfig, Path, PathSpace, RnaModel};
 
 pub use crate::assets::ModelSource;
@@ -30,7 +30,7 @@ pub struct ModelInfo {
     /// Measured accuracies from the model's card: (protocol, accuracy, images).
     pub card: Vec<(String, f64, usize)>,
     /// The card's accuracy-against-ε curves (its `sanity` row), where it was measured.
-    pub card_curves: Vec<SanityCurve>,
+    pub card_curves: Option<CardCurves>,
 }
 
 impl ModelInfo {

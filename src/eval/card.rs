@@ -63,6 +63,10 @@ pub struct CardContext {
     pub randomized: bool,
 }
 
+/// Protocols of the sanity preset are named with this prefix; they are the points of the card's
+/// ε curve (see [`card_curves`]), not rows of their own.
+pub const SANITY_PREFIX: &str = "sanity-";
+
 /// One card row as the app lists it: (protocol, accuracy, images). Robust accuracy in the
 /// AutoAttack convention, or natural accuracy for rows without an attack. Lenient on purpose:
 /// cards measured before both conventions were counted hold one figure per protocol
@@ -89,6 +93,7 @@ pub fn card_accuracies(card: &str) -> Vec<(String, f64, usize)> {
     };
     rows.protocols
         .into_iter()
+        .filter(|(name, _)| !name.starts_with(SANITY_PREFIX))
         .filter_map(|(name, r)| {
             let accuracy = r
                 .robust
@@ -101,18 +106,35 @@ pub fn card_accuracies(card: &str) -> Vec<(String, f64, usize)> {
         .collect()
 }
 
-/// The card's robust-accuracy-against-ε curves, one per path policy (empty for a card without
-/// a `sanity` row, or for text that is no card).
-pub fn card_curves(card: &str) -> Vec<super::presets::SanityCurve> {
+/// A card's robust accuracy against ε, one curve per path policy, and on how many images.
+#[derive(Clone, Debug)]
+pub struct CardCurves {
+    pub images: usize,
+    pub curves: Vec<super::presets::SanityCurve>,
+}
+
+/// The card's ε curves; `None` for a card without a `sanity` row, or for text that is no card.
+pub fn card_curves(card: &str) -> Option<CardCurves> {
     #[derive(Deserialize)]
     struct Curves {
         sanity: Option<SanityReport>,
+        #[serde(default)]
+        protocols: BTreeMap<String, Row>,
     }
-    serde_json::from_str::<Curves>(card)
-        .ok()
-        .and_then(|c| c.sanity)
-        .map(|s| s.curves)
-        .unwrap_or_default()
+    #[derive(Deserialize)]
+    struct Row {
+        images: usize,
+    }
+    let card = serde_json::from_str::<Curves>(card).ok()?;
+    let images = card
+        .protocols
+        .iter()
+        .find(|(name, _)| name.starts_with(SANITY_PREFIX))
+        .map_or(0, |(_, r)| r.images);
+    Some(CardCurves {
+        images,
+        curves: card.sanity?.curves,
+    })
 }
 
 #[cfg(test)]
@@ -124,7 +146,10 @@ mod tests {
         let new = r#"{"protocols": {
             "natural": {"images": 100, "natural": {"value": 0.8, "low": 0.7, "high": 0.9}, "robust": null},
             "pgd20": {"images": 100, "natural": {"value": 0.8, "low": 0.7, "high": 0.9},
-                      "robust": {"value": 0.4, "low": 0.3, "high": 0.5}}}}"#;
+                      "robust": {"value": 0.4, "low": 0.3, "high": 0.5}},
+            "sanity-official-eps8": {"images": 50, "natural": {"value": 0.8, "low": 0.7, "high": 0.9},
+                      "robust": {"value": 0.3, "low": 0.2, "high": 0.4}}}}"#;
+        // The sanity preset's points belong to the card's ε curve, not to its rows.
         assert_eq!(
             card_accuracies(new),
             vec![("natural".into(), 0.8, 100), ("pgd20".into(), 0.4, 100)]
@@ -136,16 +161,19 @@ mod tests {
 
     #[test]
     fn a_card_gives_its_sanity_curves_and_a_card_without_them_none() {
-        let card = r#"{"protocols": {}, "sanity": {
+        let card = r#"{"protocols": {
+            "pgd20": {"images": 1000},
+            "sanity-official-eps0": {"images": 200}}, "sanity": {
             "curves": [{"policy": "official", "points": [[0, 0.5], [8, 0.3]]},
                        {"policy": "eot10", "points": [[0, 0.5], [8, 0.1]]}],
             "checks": []}}"#;
-        let curves = card_curves(card);
-        assert_eq!(curves.len(), 2);
-        assert_eq!(curves[1].policy, "eot10");
-        assert_eq!(curves[1].points, vec![[0.0, 0.5], [8.0, 0.1]]);
-        assert!(card_curves(r#"{"protocols": {}, "sanity": null}"#).is_empty());
-        assert!(card_curves("").is_empty());
+        let curves = card_curves(card).unwrap();
+        assert_eq!(curves.images, 200);
+        assert_eq!(curves.curves.len(), 2);
+        assert_eq!(curves.curves[1].policy, "eot10");
+        assert_eq!(curves.curves[1].points, vec![[0.0, 0.5], [8.0, 0.1]]);
+        assert!(card_curves(r#"{"protocols": {}, "sanity": null}"#).is_none());
+        assert!(card_curves("").is_none());
     }
 
     #[test]
