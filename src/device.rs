@@ -119,9 +119,20 @@ impl ComputeDevice {
     }
 }
 
+/// Why the device asked for cannot be used; each message is one line, as the CLI prints it.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("no wgpu adapter {index}: {found} adapter(s) found")]
+    NoSuchAdapter { index: usize, found: usize },
+    #[error("no wgpu adapter found (no GPU driver, no Vulkan/Metal/DX12)")]
+    NoAdapter,
+    #[error("wgpu initialisation failed: {0}")]
+    Init(String),
+}
+
 /// Resolves a choice to a device. `Auto` never fails: without a hardware adapter it falls back
 /// to the CPU and says so in the description.
-pub fn select(choice: DeviceChoice) -> Result<ComputeDevice, String> {
+pub fn select(choice: DeviceChoice) -> Result<ComputeDevice, DeviceError> {
     let chosen = choose(choice);
     match &chosen {
         Ok(d) => tracing::info!(asked = ?choice, device = %d.description, "device chosen"),
@@ -130,7 +141,7 @@ pub fn select(choice: DeviceChoice) -> Result<ComputeDevice, String> {
     chosen
 }
 
-fn choose(choice: DeviceChoice) -> Result<ComputeDevice, String> {
+fn choose(choice: DeviceChoice) -> Result<ComputeDevice, DeviceError> {
     match choice {
         DeviceChoice::Cpu => Ok(ComputeDevice::cpu()),
         DeviceChoice::Auto => {
@@ -154,8 +165,9 @@ fn choose(choice: DeviceChoice) -> Result<ComputeDevice, String> {
             let (kind, adapter) = match index {
                 None => (DeviceKind::DefaultDevice, list.first()),
                 Some(i) => {
-                    let adapter = list.get(i).ok_or_else(|| {
-                        format!("no wgpu adapter {i}: {} adapter(s) found", list.len())
+                    let adapter = list.get(i).ok_or(DeviceError::NoSuchAdapter {
+                        index: i,
+                        found: list.len(),
                     })?;
                     // burn numbers adapters within their type; translate the overall index.
                     let nth = list[..i]
@@ -171,8 +183,7 @@ fn choose(choice: DeviceChoice) -> Result<ComputeDevice, String> {
                     (kind, Some(adapter))
                 }
             };
-            let adapter =
-                adapter.ok_or("no wgpu adapter found (no GPU driver, no Vulkan/Metal/DX12)")?;
+            let adapter = adapter.ok_or(DeviceError::NoAdapter)?;
             let device = init_wgpu(kind)?;
             Ok(ComputeDevice {
                 device,
@@ -183,7 +194,7 @@ fn choose(choice: DeviceChoice) -> Result<ComputeDevice, String> {
 }
 
 /// burn's wgpu runtime can be initialised once per adapter; later requests reuse it.
-fn init_wgpu(kind: DeviceKind) -> Result<Device, String> {
+fn init_wgpu(kind: DeviceKind) -> Result<Device, DeviceError> {
     static INITIALISED: Mutex<Vec<(DeviceKind, Device)>> = Mutex::new(Vec::new());
     let mut done = INITIALISED.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, d)) = done.iter().find(|(k, _)| *k == kind) {
@@ -192,7 +203,7 @@ fn init_wgpu(kind: DeviceKind) -> Result<Device, String> {
     let device = Device::wgpu_options()
         .device_kind(kind.clone())
         .init()
-        .map_err(|e| format!("wgpu initialisation failed: {e}"))?;
+        .map_err(|e| DeviceError::Init(e.to_string()))?;
     done.push((kind, device.clone()));
     Ok(device)
 }
@@ -225,7 +236,9 @@ mod tests {
         );
         assert!(device.description.contains("CPU fallback"), "{device}");
         // An adapter index that does not exist is an error that says how many there are.
-        let err = select(DeviceChoice::Wgpu(Some(99))).unwrap_err();
+        let err = select(DeviceChoice::Wgpu(Some(99)))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no wgpu adapter 99"), "{err}");
     }
 }

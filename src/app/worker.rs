@@ -308,7 +308,7 @@ impl Engine {
 
     fn load(&mut self, source: ModelSource) -> Result<ModelInfo, String> {
         self.begin(format!("loading {}", source.describe()), 0);
-        let device = device::select(self.device)?;
+        let device = device::select(self.device).map_err(|e| e.to_string())?;
         let mut model = source.open(&device.device).map_err(|e| e.to_string())?;
         let card = source.card().unwrap_or_default();
         let info = ModelInfo {

@@ -87,7 +87,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     settings.validate()?;
     let choice: DeviceChoice = args.device.parse().map_err(anyhow::Error::msg)?;
-    let device = device::select(choice).map_err(anyhow::Error::msg)?;
+    let device = device::select(choice)?;
     let threads = rayon::current_num_threads();
     if !args.json {
         println!(

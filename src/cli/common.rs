@@ -36,7 +36,7 @@ pub struct ModelArgs {
 impl ModelArgs {
     pub fn device(&self) -> anyhow::Result<ComputeDevice> {
         let choice: DeviceChoice = self.device.parse().map_err(anyhow::Error::msg)?;
-        device::select(choice).map_err(anyhow::Error::msg)
+        Ok(device::select(choice)?)
     }
 
     pub fn load(&self, device: &ComputeDevice) -> anyhow::Result<RnaModel> {

@@ -34,7 +34,7 @@ pub struct TrainArgs {
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let choice: DeviceChoice = args.device.parse().map_err(anyhow::Error::msg)?;
-    let device = device::select(choice).map_err(anyhow::Error::msg)?;
+    let device = device::select(choice)?;
     eprintln!("device: {}", device.description);
     let data = load_dataset(&args.data, Split::Train, None).context("loading training data")?;
     eprintln!(
