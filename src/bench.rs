@@ -15,15 +15,69 @@ use crate::model::RnaModel;
 use crate::rng::SeededRng;
 use crate::train::{TrainConfig, Trainer};
 
-/// Every measurement, in the order they run.
-pub const MEASUREMENTS: [&str; 6] = [
-    "ensemble_batched",
-    "ensemble_single",
-    "pgd20_fixed",
-    "pgd20_eot10",
-    "pgd20_eval",
-    "train_step",
-];
+/// What can be timed; [`Measure::name`] is the name `tools/bench_torch.py` uses too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    /// The ensemble of one image, every path in batched passes.
+    EnsembleBatched,
+    /// The same ensemble one path at a time.
+    EnsembleSingle,
+    /// PGD-20 on one image and one path.
+    Pgd20Fixed,
+    /// PGD-20 on one image, gradients averaged over 10 paths per step.
+    Pgd20Eot10,
+    /// PGD-20 evaluation of [`EVAL_BATCHES`] batches.
+    Pgd20Eval,
+    /// One adversarial-training step.
+    TrainStep,
+}
+
+impl Measure {
+    /// Every measurement, in the order they run.
+    pub const ALL: [Measure; 6] = [
+        Measure::EnsembleBatched,
+        Measure::EnsembleSingle,
+        Measure::Pgd20Fixed,
+        Measure::Pgd20Eot10,
+        Measure::Pgd20Eval,
+        Measure::TrainStep,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Measure::EnsembleBatched => "ensemble_batched",
+            Measure::EnsembleSingle => "ensemble_single",
+            Measure::Pgd20Fixed => "pgd20_fixed",
+            Measure::Pgd20Eot10 => "pgd20_eot10",
+            Measure::Pgd20Eval => "pgd20_eval",
+            Measure::TrainStep => "train_step",
+        }
+    }
+}
+
+impl std::str::FromStr for Measure {
+    type Err = BenchError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Measure::ALL
+            .into_iter()
+            .find(|m| m.name() == s.trim())
+            .ok_or_else(|| BenchError::UnknownMeasurement(s.trim().to_string()))
+    }
+}
+
+/// Why a benchmark cannot run; each message is one line, as the CLI prints it.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("a benchmark needs at least one repeat, one path, a batch of two and one attack step")]
+    Settings,
+    #[error("unknown measurement '{0}': expected one of {names}", names = Measure::ALL.map(Measure::name).join(", "))]
+    UnknownMeasurement(String),
+    /// The attack or evaluation being timed failed.
+    #[error("{0}")]
+    Run(String),
+    #[error(transparent)]
+    Train(#[from] crate::train::TrainError),
+}
 
 /// Batches of one PGD evaluation run, so that evaluating batches side by side counts.
 pub const EVAL_BATCHES: usize = 2;
@@ -61,12 +115,14 @@ impl Default for BenchSettings {
 }
 
 impl BenchSettings {
-    pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            self.repeats >= 1 && self.paths >= 1 && self.batch >= 2 && self.train_attack_steps >= 1,
-            "a benchmark needs at least one repeat, one path, a batch of two and one attack step"
-        );
-        Ok(())
+    pub fn validate(&self) -> Result<(), BenchError> {
+        let fine =
+            self.repeats >= 1 && self.paths >= 1 && self.batch >= 2 && self.train_attack_steps >= 1;
+        if fine {
+            Ok(())
+        } else {
+            Err(BenchError::Settings)
+        }
     }
 }
 
@@ -88,22 +144,21 @@ pub struct Measurement {
 }
 
 /// One run of a measurement; the argument numbers the run (0: the warm-up).
-type Work<'m> = Box<dyn FnMut(usize) -> anyhow::Result<()> + 'm>;
+type Work<'m> = Box<dyn FnMut(usize) -> Result<(), BenchError> + 'm>;
 
-/// Runs measurement `name` on `model`: `settings.warmup` untimed runs, then `settings.repeats`
-/// timed runs.
+/// Runs `what` on `model`: `settings.warmup` untimed runs, then `settings.repeats` timed runs.
 pub fn measure(
     model: &RnaModel,
-    name: &str,
+    what: Measure,
     settings: &BenchSettings,
-) -> anyhow::Result<Measurement> {
+) -> Result<Measurement, BenchError> {
     settings.validate()?;
     let f = model.flops_per_image() as f64;
     let pgd20 = 20.0 * 3.0 * f + f;
     let ensemble_flops = settings.paths as f64 * f;
     // Per measurement: one run, images per run (0: not a throughput), nominal FLOPs per run.
-    let (work, images, flops): (Work<'_>, f64, f64) = match name {
-        "ensemble_batched" => {
+    let (work, images, flops): (Work<'_>, f64, f64) = match what {
+        Measure::EnsembleBatched => {
             let (image, paths) = ensemble_input(model, settings);
             (
                 Box::new(move |_| {
@@ -114,7 +169,7 @@ pub fn measure(
                 ensemble_flops,
             )
         }
-        "ensemble_single" => {
+        Measure::EnsembleSingle => {
             let (image, paths) = ensemble_input(model, settings);
             let x = image.unsqueeze_dim::<4>(0);
             (
@@ -130,12 +185,12 @@ pub fn measure(
                 ensemble_flops,
             )
         }
-        "pgd20_fixed" | "pgd20_eot10" => {
+        Measure::Pgd20Fixed | Measure::Pgd20Eot10 => {
             let data = synthetic_images(model, 1, settings.seed);
             let x = data.to_tensor(&[0], model.device());
             let labels = [usize::from(data.labels[0])];
             let mut config = AttackConfig::preset(AttackKind::Pgd);
-            let (policy, flops) = if name == "pgd20_fixed" {
+            let (policy, flops) = if what == Measure::Pgd20Fixed {
                 (PathPolicy::Fixed, pgd20)
             } else {
                 (PathPolicy::Eot(10), 20.0 * 10.0 * 3.0 * f + f)
@@ -145,7 +200,7 @@ pub fn measure(
                 Box::new(move |run| {
                     config.seed = settings.seed + run as u64;
                     run_attack(model, &x, &labels, &config, &mut |_, _, _| true)
-                        .map_err(anyhow::Error::msg)?
+                        .map_err(BenchError::Run)?
                         .x_adv
                         .into_data();
                     Ok(())
@@ -154,7 +209,7 @@ pub fn measure(
                 flops,
             )
         }
-        "pgd20_eval" => {
+        Measure::Pgd20Eval => {
             let images = EVAL_BATCHES * settings.batch;
             let data = synthetic_images(model, images, settings.seed);
             (
@@ -166,7 +221,7 @@ pub fn measure(
                     evaluate(model, &data, &config, settings.batch, None, &mut |_, _| {
                         true
                     })
-                    .map_err(anyhow::Error::msg)?;
+                    .map_err(BenchError::Run)?;
                     Ok(())
                 }),
                 images as f64,
@@ -174,7 +229,7 @@ pub fn measure(
                 images as f64 * (pgd20 + f),
             )
         }
-        "train_step" => {
+        Measure::TrainStep => {
             let holdout = 1;
             let data = synthetic_images(
                 model,
@@ -201,12 +256,8 @@ pub fn measure(
                 settings.batch as f64 * (settings.train_attack_steps as f64 + 1.0) * 3.0 * f,
             )
         }
-        other => anyhow::bail!(
-            "unknown measurement '{other}': expected one of {}",
-            MEASUREMENTS.join(", ")
-        ),
     };
-    time(name, work, settings, flops, images)
+    time(what.name(), work, settings, flops, images)
 }
 
 fn time(
@@ -215,7 +266,7 @@ fn time(
     settings: &BenchSettings,
     flops: f64,
     images: f64,
-) -> anyhow::Result<Measurement> {
+) -> Result<Measurement, BenchError> {
     for _ in 0..settings.warmup {
         work(0)?;
     }
@@ -314,6 +365,27 @@ mod tests {
         let m = time("count", work, &settings, 1.0, 0.0).unwrap();
         assert_eq!(m.runs.len(), 2);
         assert_eq!(calls, [0, 0, 0, 1, 2]);
+    }
+
+    #[test]
+    fn measurements_go_by_the_names_the_pytorch_script_uses() {
+        let names: Vec<&str> = Measure::ALL.map(Measure::name).to_vec();
+        assert_eq!(
+            names,
+            [
+                "ensemble_batched",
+                "ensemble_single",
+                "pgd20_fixed",
+                "pgd20_eot10",
+                "pgd20_eval",
+                "train_step"
+            ]
+        );
+        for m in Measure::ALL {
+            assert_eq!(m.name().parse::<Measure>().unwrap(), m);
+        }
+        let err = "train".parse::<Measure>().unwrap_err().to_string();
+        assert!(err.starts_with("unknown measurement 'train': expected one of ensemble_batched, "));
     }
 
     #[test]

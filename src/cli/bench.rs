@@ -3,7 +3,7 @@ use std::path::Path;
 use clap::Args;
 use serde::Serialize;
 
-use rna_lens::bench::{BenchSettings, MEASUREMENTS, Measurement, measure};
+use rna_lens::bench::{BenchSettings, Measure, Measurement, measure};
 use rna_lens::device::{self, DeviceChoice};
 use rna_lens::model::norm::parse_norm_list;
 use rna_lens::model::{Architecture, ModelConfig, RnaModel, file};
@@ -68,16 +68,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             .build_global()
             .map_err(|e| anyhow::anyhow!("setting {n} threads: {e}"))?;
     }
-    let names: Vec<String> = match &args.only {
-        Some(list) => list.split(',').map(|s| s.trim().to_string()).collect(),
-        None => MEASUREMENTS.iter().map(|s| s.to_string()).collect(),
+    let measures: Vec<Measure> = match &args.only {
+        Some(list) => list.split(',').map(str::parse).collect::<Result<_, _>>()?,
+        None => Measure::ALL.to_vec(),
     };
-    if let Some(bad) = names.iter().find(|n| !MEASUREMENTS.contains(&n.as_str())) {
-        anyhow::bail!(
-            "unknown measurement '{bad}': expected one of {}",
-            MEASUREMENTS.join(", ")
-        );
-    }
     let settings = BenchSettings {
         repeats: args.repeats,
         warmup: args.warmup,
@@ -113,8 +107,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             );
         }
         let mut measurements = Vec::new();
-        for name in &names {
-            let m = measure(&model, name, &settings)?;
+        for &what in &measures {
+            let m = measure(&model, what, &settings)?;
             if !args.json {
                 println!("  {}", line(&m));
             }
