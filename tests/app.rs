@@ -1064,3 +1064,28 @@ fn presentation_options_from_the_command_line_apply_over_the_stored_settings() {
     h.step();
     h.get_by_label("Paper protocol");
 }
+
+/// The Layers view draws the attack's travel through the random layers and says in a sentence
+/// what it shows, computed from the same numbers.
+#[test]
+fn the_layers_view_shows_how_the_last_attack_travels() {
+    let (_, mut h) = ready("layers");
+    h.state_mut().settings_mut().attack.steps = 3;
+    h.state_mut().apply(Action::SelectSample(1));
+    h.state_mut().apply(Action::RunAttack);
+    wait_idle(&mut h);
+    h.state_mut().settings_mut().view = Tab::Layers;
+    h.step();
+    h.step();
+    let travel = h.state().session().attack.as_ref().unwrap().travel.clone();
+    assert_eq!(
+        travel.len(),
+        4,
+        "attacker, defender, and one uniform path per candidate"
+    );
+    h.get_by_label(&rna_lens::propagation::travel_sentence(&travel).unwrap());
+    // The legend tells the two reference paths apart: one dashed, one dotted.
+    for (path, glyph) in travel.iter().zip(["—", "—", "- -", "···"]) {
+        h.get_by_label(&format!("{glyph} {}", path.name));
+    }
+}
