@@ -73,8 +73,10 @@ pub enum BenchError {
     #[error("unknown measurement '{0}': expected one of {names}", names = Measure::ALL.map(Measure::name).join(", "))]
     UnknownMeasurement(String),
     /// The attack or evaluation being timed failed.
-    #[error("{0}")]
-    Run(String),
+    #[error(transparent)]
+    Attack(#[from] crate::attack::AttackError),
+    #[error(transparent)]
+    Eval(#[from] crate::eval::EvalError),
     #[error(transparent)]
     Train(#[from] crate::train::TrainError),
 }
@@ -199,8 +201,7 @@ pub fn measure(
             (
                 Box::new(move |run| {
                     config.seed = settings.seed + run as u64;
-                    run_attack(model, &x, &labels, &config, &mut |_, _, _| true)
-                        .map_err(BenchError::Run)?
+                    run_attack(model, &x, &labels, &config, &mut |_, _, _| true)?
                         .x_adv
                         .into_data();
                     Ok(())
@@ -220,8 +221,7 @@ pub fn measure(
                     };
                     evaluate(model, &data, &config, settings.batch, None, &mut |_, _| {
                         true
-                    })
-                    .map_err(BenchError::Run)?;
+                    })?;
                     Ok(())
                 }),
                 images as f64,

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::attack::image::first_image_bytes;
-use crate::attack::{AttackConfig, PathPolicy, run_attack};
+use crate::attack::{AttackConfig, AttackError, PathPolicy, run_attack};
 use crate::data::batch_to_tensor;
 use crate::ensemble;
 use crate::model::RnaModel;
@@ -138,16 +138,19 @@ pub fn budget_curve(
     setup: CurveSetup,
     on_point: &mut dyn FnMut(&CurvePoint) -> bool,
     keep_going: &dyn Fn() -> bool,
-) -> Result<BudgetCurve, String> {
+) -> Result<BudgetCurve, AttackError> {
     let label = setup.label;
     if label >= model.num_classes() {
         return Err(format!(
             "class {label} does not exist: the model has {} classes",
             model.num_classes()
-        ));
+        )
+        .into());
     }
     if setup.paths == 0 {
-        return Err("the curve needs at least one judging path".into());
+        return Err(AttackError::Settings(
+            "the curve needs at least one judging path".into(),
+        ));
     }
     let device = model.device().clone();
     let x = batch_to_tensor(input, &device);
@@ -304,13 +307,21 @@ mod tests {
             ..setup()
         };
         let err = budget_curve(&model, &image, wrong, &mut |_| true, &|| true);
-        assert!(err.unwrap_err().contains("class 10 does not exist"));
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .contains("class 10 does not exist")
+        );
         let none = CurveSetup {
             paths: 0,
             ..setup()
         };
         let err = budget_curve(&model, &image, none, &mut |_| true, &|| true);
-        assert!(err.unwrap_err().contains("at least one judging path"));
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .contains("at least one judging path")
+        );
     }
 
     #[test]

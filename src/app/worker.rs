@@ -362,6 +362,7 @@ impl Engine {
                 !self.cancel.load(Ordering::SeqCst)
             },
         )
+        .map_err(|e| e.to_string())
     }
 
     fn ensemble(
@@ -412,6 +413,7 @@ impl Engine {
             (self.wake)();
             !self.cancel.load(Ordering::SeqCst)
         })
+        .map_err(|e| e.to_string())
     }
 
     fn budget_curve(&self, input: &[u8], setup: CurveSetup) -> Result<BudgetCurve, String> {
@@ -433,6 +435,7 @@ impl Engine {
             },
             &|| !self.cancel.load(Ordering::SeqCst),
         )
+        .map_err(|e| e.to_string())
     }
 
     fn compare(

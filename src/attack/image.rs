@@ -6,7 +6,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::describe_attack;
-use super::{AttackConfig, Progress, TraceStep, run_attack};
+use super::{AttackConfig, AttackError, Progress, TraceStep, run_attack};
 use crate::data::batch_to_tensor;
 use crate::ensemble::{self, EnsembleSummary, PathPrediction};
 use crate::model::{ModelConfig, Path, PathSpace, RnaModel};
@@ -97,12 +97,13 @@ pub fn attack_image(
     config: &AttackConfig,
     query_paths: usize,
     progress: &mut Progress<'_>,
-) -> Result<ImageAttack, String> {
+) -> Result<ImageAttack, AttackError> {
     if let Some(l) = label.filter(|&l| l >= model.num_classes()) {
         return Err(format!(
             "class {l} does not exist: the model has {} classes",
             model.num_classes()
-        ));
+        )
+        .into());
     }
     let device: Device = model.device().clone();
     let x = batch_to_tensor(input, &device);

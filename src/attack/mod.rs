@@ -26,6 +26,23 @@ pub use trace::TraceStep;
 use crate::model::{Path, RnaModel};
 use crate::rng::SeededRng;
 
+/// Why an attack cannot run; each message is one line, as the CLI prints it.
+#[derive(Debug, thiserror::Error)]
+pub enum AttackError {
+    /// Settings that are meaningless or absurd for this model and these images.
+    #[error("{0}")]
+    Settings(String),
+    /// The attacker's path, given in text form, does not fit the model.
+    #[error(transparent)]
+    Path(#[from] crate::model::ModelError),
+}
+
+impl From<String> for AttackError {
+    fn from(message: String) -> Self {
+        AttackError::Settings(message)
+    }
+}
+
 /// The outcome of one attack on a batch.
 pub struct AttackResult {
     pub x_adv: Tensor<4>,
@@ -48,9 +65,9 @@ pub fn attack_paths(
     model: &RnaModel,
     config: &AttackConfig,
     n: usize,
-) -> Result<(Vec<Path>, Vec<Path>), String> {
+) -> Result<(Vec<Path>, Vec<Path>), AttackError> {
     let attack = match &config.path {
-        Some(text) => vec![model.path_space().parse(text).map_err(|e| e.to_string())?; n],
+        Some(text) => vec![model.path_space().parse(text)?; n],
         None => draw_paths(
             model,
             n,
@@ -160,7 +177,7 @@ pub fn run_attack(
     labels: &[usize],
     config: &AttackConfig,
     progress: &mut Progress<'_>,
-) -> Result<AttackResult, String> {
+) -> Result<AttackResult, AttackError> {
     config.validate(model.num_classes())?;
     let n = labels.len();
     let (attack_paths, defender_paths) = attack_paths(model, config, n)?;
@@ -514,7 +531,7 @@ fn run_arc(
     attack_paths: Vec<Path>,
     defender_paths: Vec<Path>,
     progress: &mut Progress<'_>,
-) -> Result<AttackResult, String> {
+) -> Result<AttackResult, AttackError> {
     let members = match config.policy {
         PathPolicy::Eot(k) => draw_paths(
             model,

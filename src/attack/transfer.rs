@@ -10,7 +10,7 @@
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::{AttackConfig, PathPolicy, run_attack};
+use super::{AttackConfig, AttackError, PathPolicy, run_attack};
 use crate::model::{Path, PathSpace, RnaModel};
 use crate::stats::Proportion;
 
@@ -136,7 +136,7 @@ pub fn transfer_matrix(
     paths: &[Path],
     attack: &AttackConfig,
     progress: &mut dyn FnMut(usize, usize) -> bool,
-) -> Result<TransferMatrix, String> {
+) -> Result<TransferMatrix, AttackError> {
     let space = model.path_space();
     let n = labels.len();
     let k = paths.len();

@@ -79,8 +79,7 @@ pub fn run(args: AttackCliArgs) -> anyhow::Result<()> {
             );
             true
         },
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     eprintln!();
 
     let model_name = args
@@ -140,8 +139,7 @@ pub fn run(args: AttackCliArgs) -> anyhow::Result<()> {
                     true
                 },
                 &|| true,
-            )
-            .map_err(anyhow::Error::msg)?;
+            )?;
             eprintln!();
             write_atomically(path, curve.csv().as_bytes())
                 .with_context(|| path.display().to_string())?;

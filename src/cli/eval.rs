@@ -173,8 +173,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 }
                 true
             },
-        )
-        .map_err(anyhow::Error::msg)?;
+        )?;
         bar.finish_and_clear();
         if !args.json {
             println!("{}", table_row(&name, &report));

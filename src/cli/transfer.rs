@@ -97,8 +97,7 @@ pub fn run(args: TransferArgs) -> anyhow::Result<()> {
     let matrix = transfer_matrix(&model, &x, &labels, &paths, &attack, &mut |done, total| {
         eprint!("\rsource path {done}/{total}");
         true
-    })
-    .map_err(anyhow::Error::msg)?;
+    })?;
     eprintln!();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&matrix)?);

@@ -22,7 +22,7 @@ pub use protocol::EvalConfig;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{Pairing, attack_paths, draw_paths, run_attack};
+use crate::attack::{AttackError, Pairing, attack_paths, draw_paths, run_attack};
 use crate::data::ImageSet;
 use crate::model::{Path, RnaModel};
 use crate::rng::SeededRng;
@@ -44,6 +44,22 @@ pub struct DefenderStats {
     pub all_paths: Proportion,
     /// Natural accuracy averaged over the M paths.
     pub natural_mean: Proportion,
+}
+
+/// Why an evaluation cannot run or go on; each message is one line, as the CLI prints it.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// Settings, data or a checkpoint journal that do not fit this evaluation.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Attack(#[from] AttackError),
+}
+
+impl From<String> for EvalError {
+    fn from(message: String) -> Self {
+        EvalError::Refused(message)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -198,7 +214,7 @@ fn evaluate_batch(
     indices: &[usize],
     config: &EvalConfig,
     index: usize,
-) -> Result<BatchCount, String> {
+) -> Result<BatchCount, EvalError> {
     let model = models.target;
     let x = data.to_tensor(indices, model.device());
     let labels: Vec<usize> = indices
@@ -285,17 +301,21 @@ pub fn evaluate<'m>(
     batch_size: usize,
     mut journal: Option<&mut EvalJournal>,
     progress: &mut dyn FnMut(usize, usize) -> bool,
-) -> Result<EvalReport, String> {
+) -> Result<EvalReport, EvalError> {
     let started = std::time::Instant::now();
     let models = models.into();
     let model = models.target;
     config.validate()?;
     if let Some(surrogate) = models.surrogate {
         if surrogate.config().class_names != model.config().class_names {
-            return Err("the surrogate model has other classes than the evaluated one".into());
+            return Err(EvalError::Refused(
+                "the surrogate model has other classes than the evaluated one".into(),
+            ));
         }
         if config.surrogate.is_none() {
-            return Err("a surrogate model needs its checksum in the configuration".into());
+            return Err(EvalError::Refused(
+                "a surrogate model needs its checksum in the configuration".into(),
+            ));
         }
     }
     if let Some(attack) = &config.attack {
@@ -324,7 +344,7 @@ pub fn evaluate<'m>(
     // work between convolutions. Results do not depend on it (each batch has its own seed).
     let side_by_side = rayon::current_num_threads().max(1);
     for group in starts.chunks(side_by_side) {
-        let done: Vec<Result<(usize, BatchCount), String>> = group
+        let done: Vec<Result<(usize, BatchCount), EvalError>> = group
             .par_iter()
             .map(|&(index, start)| {
                 let indices: Vec<usize> = (start..(start + batch_size).min(total)).collect();
@@ -674,7 +694,7 @@ mod tests {
             Some(&mut journal),
             &mut |_, _| true,
         );
-        assert!(misuse.err().unwrap().contains("other images"));
+        assert!(misuse.err().unwrap().to_string().contains("other images"));
 
         let mut lines: Vec<&str> = std::str::from_utf8(&before).unwrap().lines().collect();
         lines[1] = "{\"batch\": 0}";

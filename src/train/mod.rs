@@ -39,6 +39,9 @@ pub enum TrainError {
     Model(#[from] crate::model::ModelError),
     #[error(transparent)]
     State(#[from] serde_json::Error),
+    /// The held-out check between epochs failed.
+    #[error(transparent)]
+    Eval(#[from] crate::eval::EvalError),
 }
 
 type Result<T> = std::result::Result<T, TrainError>;

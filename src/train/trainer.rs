@@ -214,8 +214,7 @@ impl Trainer {
             config.batch_size,
             None,
             &mut |_, _| true,
-        )
-        .map_err(TrainError::Refused)?;
+        )?;
         let row = EpochLog {
             epoch: self.state.epoch + 1,
             lr: config.learning_rate(
