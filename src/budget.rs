@@ -24,6 +24,9 @@ pub struct CurveSetup {
     /// Random paths that judge every attacked image (the same paths at every point).
     pub paths: usize,
     pub label: usize,
+    /// Whether `label` is the image's true label; otherwise it is the clean ensemble's vote
+    /// (no true label known), and "right" means "still says what the ensemble said".
+    pub label_known: bool,
     pub seed: u64,
 }
 
@@ -50,12 +53,18 @@ pub struct BudgetCurve {
 
 impl CurveSetup {
     /// The curve the app and the CLI draw: [`CURVE_EPS`] under `official` and `eot:K`.
-    pub fn official_and_eot(eot_paths: usize, paths: usize, label: usize, seed: u64) -> Self {
+    pub fn official_and_eot(
+        eot_paths: usize,
+        paths: usize,
+        (label, label_known): (usize, bool),
+        seed: u64,
+    ) -> Self {
         Self {
             policies: vec![PathPolicy::Official, PathPolicy::Eot(eot_paths)],
             eps: CURVE_EPS.to_vec(),
             paths,
             label,
+            label_known,
             seed,
         }
     }
@@ -70,8 +79,12 @@ impl CurveSetup {
 
     /// The caption every plot of the curve carries: protocol, judging paths, seed.
     pub fn describe(&self) -> String {
+        let truth = match self.label_known {
+            true => "the true label",
+            false => "label: the clean ensemble's vote (no true label known)",
+        };
         format!(
-            "PGD-20 (α = ε/4, random start) per ε; share of {} random paths right on the 8-bit result, \
+            "PGD-20 (α = ε/4, random start) per ε; share of {} random paths right on the 8-bit result ({truth}), \
              95% Wilson interval over those paths; one attack per point, seed {}",
             self.paths, self.seed
         )
@@ -189,7 +202,8 @@ pub fn budget_curve(
             };
             let go_on = on_point(&point);
             curve.points.push(point);
-            if !go_on {
+            let all = curve.setup.eps.len() * curve.setup.policies.len();
+            if !go_on && curve.points.len() < all {
                 curve.cancelled = true;
                 return Ok(curve);
             }
@@ -213,6 +227,7 @@ mod tests {
             eps: vec![0.0, 8.0],
             paths: 12,
             label: 3,
+            label_known: true,
             seed: 5,
         }
     }
@@ -292,11 +307,37 @@ mod tests {
         .unwrap();
         assert!(curve.cancelled);
         assert_eq!(curve.points.len(), 3);
+        // A stop asked for at the last point comes too late: the curve is whole.
+        seen.set(0);
+        let curve = budget_curve(
+            &model,
+            &image,
+            setup(),
+            &mut |_| {
+                seen.set(seen.get() + 1);
+                seen.get() < 4
+            },
+            &|| true,
+        )
+        .unwrap();
+        assert!(!curve.cancelled);
+        assert_eq!(curve.points.len(), 4);
         // Stopped inside the first attack: the clean points remain, no partial attack is judged.
         let curve = budget_curve(&model, &image, setup(), &mut |_| true, &|| false).unwrap();
         assert!(curve.cancelled);
         assert!(curve.points.iter().all(|p| p.eps == 0.0));
         assert_eq!(curve.points.len(), 2);
+    }
+
+    #[test]
+    fn the_caption_says_whether_right_means_the_true_label_or_the_vote() {
+        assert!(setup().describe().contains("(the true label)"));
+        let vote = CurveSetup {
+            label_known: false,
+            ..setup()
+        };
+        assert!(vote.describe().contains("the clean ensemble's vote"));
+        assert!(vote.describe().contains("seed 5") && vote.describe().contains("12 random paths"));
     }
 
     #[test]

@@ -5,7 +5,11 @@
 /// P(correct) to within ±1.6 points, and the app still draws each one.
 pub const MAX_QUERY_PATHS: usize = 4096;
 
-/// K of a transfer matrix (K attacks, K² judgements); 16 is what a readable matrix holds.
+/// Defender paths scoring every adversarial image of an evaluation (`eval --defender-paths`).
+pub const MAX_DEFENDER_PATHS: usize = 1024;
+
+/// K of a transfer matrix (K attacks, K² judgements; with `transfer --bn-shares`, paths per
+/// share); 16 is what a readable matrix holds.
 pub const MAX_TRANSFER_PATHS: usize = 16;
 
 /// Paths averaged at every step of an EOT attack.

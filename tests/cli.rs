@@ -205,7 +205,7 @@ fn bad_input_gives_one_line_errors() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// The command line refuses exactly what the app's sliders cannot reach: the shared limits.
+/// The command line refuses what lies beyond the maximums the app's sliders share with it.
 #[test]
 fn requests_beyond_the_shared_limits_are_refused_in_one_line() {
     use rna_lens::limits::{MAX_EOT_PATHS, MAX_QUERY_PATHS, MAX_TRANSFER_PATHS};

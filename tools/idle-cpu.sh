@@ -9,12 +9,14 @@ cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 bin="${CARGO_TARGET_DIR:-target}/release/rna-lens"
 home=$(mktemp -d); trap 'rm -rf "$home"' EXIT
-HOME="$home" xvfb-run -a -s "-screen 0 1400x900x24" "$bin" gui --fresh-settings --attack-on-start \
+# The app writes its own PID (exec keeps it), so no other rna-lens process is ever measured.
+HOME="$home" xvfb-run -a -s "-screen 0 1400x900x24" \
+  sh -c 'echo $$ > "$0/pid"; exec "$1" gui --fresh-settings --attack-on-start' "$home" "$bin" \
   > /dev/null 2>&1 &
 runner=$!
 pid=""
 for _ in $(seq 100); do
-  pid=$(pgrep -n -x rna-lens || true)
+  pid=$(cat "$home/pid" 2> /dev/null || true)
   [ -n "$pid" ] && break
   sleep 0.2
 done

@@ -6,7 +6,7 @@ use egui::{Color32, RichText, Ui};
 use egui_plot::{Line, LineStyle, Plot, PlotPoints, Points};
 use serde::{Deserialize, Serialize};
 
-use crate::budget::{CURVE_EPS, CurvePoint};
+use crate::budget::{CURVE_EPS, CurvePoint, CurveSetup};
 use crate::eval::card::CardCurves;
 use crate::eval::presets::SanityCurve;
 use crate::limits::{MAX_EOT_PATHS, MAX_QUERY_PATHS};
@@ -100,16 +100,21 @@ impl View for CurveView {
             }
         });
         let computing = session.curve_computing();
-        let (points, names, caption) = if computing {
+        let names = |setup: &CurveSetup| -> Vec<String> {
+            setup.policies.iter().map(|p| p.to_string()).collect()
+        };
+        let live = cx.live.curve.as_ref().filter(|_| computing);
+        let (points, names, caption) = if let Some((setup, points)) = live {
+            let progress = format!("computing point {} of {}…", cx.live.done, cx.live.total);
             (
-                cx.live.curve.as_slice(),
-                vec!["official".to_string(), format!("eot:{}", self.eot_paths)],
-                format!("computing point {} of {}…", cx.live.done, cx.live.total),
+                points.as_slice(),
+                names(setup),
+                format!("{progress} {}", setup.describe()),
             )
-        } else if let Some(curve) = &session.curve {
+        } else if let Some(curve) = session.curve.as_ref().filter(|_| !computing) {
             (
                 curve.points.as_slice(),
-                curve.setup.policies.iter().map(|p| p.to_string()).collect(),
+                names(&curve.setup),
                 curve.setup.describe(),
             )
         } else {

@@ -198,6 +198,7 @@ impl RnaLensApp {
         let background = self.egui_ctx.global_style().visuals.panel_fill;
         let (tx, rx) = std::sync::mpsc::channel();
         self.view_save = Some(rx);
+        let ctx = self.egui_ctx.clone();
         self.egui_ctx.request_screenshot(move |screenshot| {
             let saved = fit_to_slide(&screenshot, crop, background)
                 .and_then(|slide| {
@@ -207,6 +208,8 @@ impl RnaLensApp {
                 .map(|()| path.clone())
                 .map_err(|e| format!("{}: {e}", path.display()));
             let _ = tx.send(saved);
+            // An idle window draws no next frame by itself: wake it to say it is saved.
+            ctx.request_repaint();
         });
     }
 

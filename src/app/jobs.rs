@@ -78,11 +78,14 @@ impl RnaLensApp {
         let Some(image) = &self.session.image else {
             return;
         };
-        let Some(label) = self.session.truth() else {
-            self.error(
-                "The ε curve needs the true label: pick a gallery image or run an attack first",
-            );
-            return;
+        // The image's true label, else the one the last attack judged by (the ensemble's vote).
+        let label = match (self.session.label(), &self.session.attack) {
+            (Some(truth), _) => (truth, true),
+            (None, Some(attack)) => (attack.label, attack.label_given),
+            (None, None) => {
+                self.error("The ε curve needs a label: pick a gallery image, or run an attack first (it uses the ensemble's vote)");
+                return;
+            }
         };
         let setup = CurveSetup::official_and_eot(
             eot_paths,

@@ -36,8 +36,9 @@ pub struct AppOptions {
     pub fresh_settings: bool,
     /// Open in the guided lesson: at this step (from 0), or `Some(None)` where it was left.
     pub lesson: Option<Option<usize>>,
-    /// Presentation settings for this run, over the stored ones (`gui --zoom 1.5
-    /// --high-contrast --no-side-panels` before a class).
+    /// Presentation settings set from the command line (`gui --zoom 1.5 --high-contrast
+    /// --no-side-panels` before a class); remembered afterwards, as the same change made in the
+    /// window would be.
     pub zoom: Option<f32>,
     pub high_contrast: bool,
     pub no_side_panels: bool,

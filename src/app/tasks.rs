@@ -8,16 +8,16 @@ use super::worker::{ModelInfo, ModelSource, Task};
 impl RnaLensApp {
     /// Takes in whatever the slots' tasks have finished.
     pub(super) fn poll_tasks(&mut self) {
+        // A new model clears every result; what the other slots finished belonged to the old one.
+        if let Some(result) = finished(&mut self.session.pending.model) {
+            return self.model_loaded(result);
+        }
         let pending = &mut self.session.pending;
-        let model = finished(&mut pending.model);
         let attack = finished(&mut pending.attack);
         let ensemble = finished(&mut pending.ensemble);
         let transfer = finished(&mut pending.transfer);
         let comparison = finished(&mut pending.comparison);
         let curve = finished(&mut pending.curve);
-        if let Some(result) = model {
-            self.model_loaded(result);
-        }
         match attack {
             Some(Ok(run)) => {
                 if run.cancelled {

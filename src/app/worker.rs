@@ -71,8 +71,8 @@ pub struct Live {
     pub total: usize,
     /// Loss of every iterate so far (attacks only).
     pub losses: Vec<f32>,
-    /// The ε curve's points so far, drawn while the rest computes.
-    pub curve: Vec<CurvePoint>,
+    /// The ε curve being computed and its points so far, drawn while the rest computes.
+    pub curve: Option<(CurveSetup, Vec<CurvePoint>)>,
 }
 
 fn lock(live: &Mutex<Live>) -> MutexGuard<'_, Live> {
@@ -420,6 +420,7 @@ impl Engine {
         let model = self.model()?;
         let points = setup.eps.len() * setup.policies.len();
         self.begin("the ε curve", points);
+        lock(&self.live).curve = Some((setup.clone(), Vec::new()));
         budget_curve(
             model,
             input,
@@ -427,8 +428,10 @@ impl Engine {
             &mut |point| {
                 {
                     let mut live = lock(&self.live);
-                    live.curve.push(point.clone());
-                    live.done = live.curve.len();
+                    if let Some((_, points)) = &mut live.curve {
+                        points.push(point.clone());
+                        live.done = points.len();
+                    }
                 }
                 (self.wake)();
                 !self.cancel.load(Ordering::SeqCst)

@@ -124,7 +124,7 @@ pub fn run(args: AttackCliArgs) -> anyhow::Result<()> {
             let setup = CurveSetup::official_and_eot(
                 args.curve_eot as usize,
                 args.paths as usize,
-                outcome.label,
+                (outcome.label, outcome.label_given),
                 config.seed,
             );
             let total = setup.eps.len() * setup.policies.len();

@@ -33,9 +33,9 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 128)]
     batch: usize,
     /// Score every adversarial image on M independent defender paths and report, beside the
-    /// single draw, the mean over paths, the majority vote and the worst case.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=rna_lens::limits::arg(rna_lens::limits::MAX_QUERY_PATHS)))]
-    defender_paths: u32,
+    /// single draw, the mean over paths, the majority vote and the worst case (M ≤ 1,024).
+    #[arg(long, default_value_t = 1)]
+    defender_paths: usize,
     /// Craft every attack on this model file (e.g. the BN twin) and test it on --model: a
     /// transfer attack.
     #[arg(long, value_name = "MODEL")]
@@ -133,7 +133,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             path: args.attack.path.clone(),
             seed: args.attack.seed,
             pairing,
-            defender_paths: args.defender_paths as usize,
+            defender_paths: args.defender_paths,
             surrogate: surrogate.as_ref().map(|(_, sum)| sum.clone()),
         };
         config.validate().map_err(anyhow::Error::msg)?;

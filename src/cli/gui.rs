@@ -40,13 +40,14 @@ pub struct GuiArgs {
     /// Open the lesson at this step (1 to 8).
     #[arg(long, value_name = "STEP", value_parser = clap::value_parser!(u8).range(1..=8))]
     lesson_step: Option<u8>,
-    /// Zoom text, images and plots by this factor (Ctrl +/−/0 in the window), e.g. 1.5 for a room.
+    /// Zoom text, images and plots by this factor, e.g. 1.5 for a room (remembered, like Ctrl +/−;
+    /// Ctrl 0 resets it).
     #[arg(long, value_name = "FACTOR", value_parser = zoom)]
     zoom: Option<f32>,
-    /// White on black with heavier lines, for projectors.
+    /// White on black with heavier lines, for projectors (remembered; the status bar turns it off).
     #[arg(long)]
     high_contrast: bool,
-    /// Start with the side panels hidden (F9 shows them).
+    /// Start with the side panels hidden (remembered; F9 shows them).
     #[arg(long)]
     no_side_panels: bool,
 }

@@ -45,9 +45,10 @@ impl EvalConfig {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if !(1..=1024).contains(&self.defender_paths) {
+        let max = crate::limits::MAX_DEFENDER_PATHS;
+        if !(1..=max).contains(&self.defender_paths) {
             return Err(format!(
-                "--defender-paths must be between 1 and 1024, got {}",
+                "--defender-paths must be between 1 and {max}, got {}",
                 self.defender_paths
             ));
         }
