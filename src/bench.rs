@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::attack::{AttackConfig, AttackKind, Pairing, PathPolicy, run_attack};
 use crate::data::{IMAGE_LEN, ImageSet};
+use crate::device::{read_back, readbacks};
 use crate::ensemble;
 use crate::eval::{EvalConfig, evaluate};
 use crate::model::RnaModel;
@@ -143,6 +144,9 @@ pub struct Measurement {
     pub images_per_s: Option<f64>,
     /// Peak resident memory of the process during the measurement, MiB (Linux; else absent).
     pub peak_rss_mib: Option<f64>,
+    /// Host readbacks of one run (on a GPU, each is a sync): the fixed cost to cut there,
+    /// counted on any device.
+    pub readbacks: u64,
 }
 
 /// One run of a measurement; the argument numbers the run (0: the warm-up).
@@ -164,7 +168,7 @@ pub fn measure(
             let (image, paths) = ensemble_input(model, settings);
             (
                 Box::new(move |_| {
-                    ensemble::path_logits(model, &image, &paths).into_data();
+                    read_back(ensemble::path_logits(model, &image, &paths));
                     Ok(())
                 }),
                 0.0,
@@ -180,7 +184,7 @@ pub fn measure(
                         .iter()
                         .map(|p| model.forward_path(x.clone(), p))
                         .collect();
-                    Tensor::cat(logits, 0).into_data();
+                    read_back(Tensor::cat(logits, 0));
                     Ok(())
                 }),
                 0.0,
@@ -201,9 +205,7 @@ pub fn measure(
             (
                 Box::new(move |run| {
                     config.seed = settings.seed + run as u64;
-                    run_attack(model, &x, &labels, &config, &mut |_, _, _| true)?
-                        .x_adv
-                        .into_data();
+                    read_back(run_attack(model, &x, &labels, &config, &mut |_, _, _| true)?.x_adv);
                     Ok(())
                 }),
                 0.0,
@@ -271,6 +273,7 @@ fn time(
         work(0)?;
     }
     reset_peak_rss();
+    let readbacks_before = readbacks();
     let mut runs = Vec::with_capacity(settings.repeats);
     for run in 1..=settings.repeats {
         let started = Instant::now();
@@ -286,6 +289,7 @@ fn time(
         gflops_per_s: flops / seconds / 1e9,
         images_per_s: (images > 0.0).then(|| images / seconds),
         peak_rss_mib: peak_rss_bytes().map(|b| b as f64 / (1024.0 * 1024.0)),
+        readbacks: (readbacks() - readbacks_before) / settings.repeats as u64,
     })
 }
 

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::sync::{Mutex, OnceLock};
 
 use burn::tensor::wgpu::wgpu;
-use burn::tensor::{Device, DeviceKind};
+use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
 
 /// What the user asked for (`--device auto|cpu|wgpu|wgpu:N`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -117,6 +117,23 @@ impl ComputeDevice {
             ),
         }
     }
+}
+
+thread_local! {
+    static READBACKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Reads `t` back to the host. On a GPU every read is a sync (the queue drains first), so the
+/// engine reads results only through here, and counts them: [`readbacks`] gives the syncs of a
+/// workload on any device, the software adapter and the CPU included.
+pub fn read_back<const D: usize, K: burn::tensor::kind::Basic>(t: Tensor<D, K>) -> TensorData {
+    READBACKS.with(|n| n.set(n.get() + 1));
+    t.into_data()
+}
+
+/// Host readbacks made by this thread so far (per thread, so concurrent work is not mixed in).
+pub fn readbacks() -> u64 {
+    READBACKS.with(std::cell::Cell::get)
 }
 
 /// Why the device asked for cannot be used; each message is one line, as the CLI prints it.

@@ -62,12 +62,7 @@ pub fn first_image_bytes(x: &Tensor<4>) -> Vec<u8> {
 
 /// Planar float values of the first image of a `[N, 3, H, W]` tensor.
 pub fn first_image_floats(x: &Tensor<4>) -> Vec<f32> {
-    x.clone()
-        .narrow(0, 0, 1)
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec()
-        .expect("f32 data")
+    super::host(x.clone().narrow(0, 0, 1))
 }
 
 /// δ in pixel units between two planar 8-bit images.

@@ -149,7 +149,7 @@ fn line(m: &Measurement) -> String {
         .map(|r| format!("  peak {r:6.0} MiB"))
         .unwrap_or_default();
     format!(
-        "{:<17} {time}  {:6.1} GFLOP/s{rate}{memory}",
-        m.name, m.gflops_per_s
+        "{:<17} {time}  {:6.1} GFLOP/s{rate}{memory}  {} readbacks",
+        m.name, m.gflops_per_s, m.readbacks
     )
 }

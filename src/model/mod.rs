@@ -577,10 +577,7 @@ impl RnaModel {
 
 /// The predicted class of every row of `[N, K]` logits.
 pub fn predictions(logits: Tensor<2>) -> Vec<usize> {
-    let labels: Vec<i64> = logits
-        .inner()
-        .argmax(1)
-        .into_data()
+    let labels: Vec<i64> = crate::device::read_back(logits.inner().argmax(1))
         .convert::<i64>()
         .try_into_vec()
         .expect("argmax gives integers");
