@@ -54,7 +54,12 @@ pub struct ReportContext<'a> {
 
 /// Planar 8-bit values of the first image of a `[N, 3, H, W]` tensor in [0, 1].
 pub fn first_image_bytes(x: &Tensor<4>) -> Vec<u8> {
-    first_image_floats(x)
+    eight_bit(&first_image_floats(x))
+}
+
+/// Pixel values in [0, 1] as the 8-bit values a saved PNG holds.
+pub fn eight_bit(pixels: &[f32]) -> Vec<u8> {
+    pixels
         .iter()
         .map(|p| (p.clamp(0.0, 1.0) * 255.0).round() as u8)
         .collect()
@@ -108,9 +113,9 @@ pub fn attack_image(
     let label = label
         .unwrap_or_else(|| ensemble::summarize(&clean_paths, model.num_classes(), None).majority);
     let mut iterates = Vec::new();
-    let result = run_attack(model, &x, &[label], config, &mut |step, x, total| {
-        iterates.push(first_image_bytes(x));
-        progress(step, x, total)
+    let result = run_attack(model, &x, &[label], config, &mut |step, image, total| {
+        iterates.push(eight_bit(image));
+        progress(step, image, total)
     })?;
     let adversarial = first_image_bytes(&result.x_adv);
     iterates.truncate(result.trace.len().saturating_sub(1));
@@ -347,5 +352,31 @@ mod verdict_tests {
         assert_eq!(Verdict::of(5, 3, 3), Verdict::WrongBeforeTheAttack);
         assert_eq!(Verdict::of(3, 5, 3), Verdict::Fooled);
         assert_eq!(Verdict::of(3, 3, 3), Verdict::StillRight);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attack::AttackKind;
+    use crate::device::readbacks;
+    use crate::model::{NormKind, tiny_for_tests};
+
+    /// What the app does with every iteration (trace entry, progress, the iterate kept for the
+    /// replay) costs one readback: three more steps, three more readbacks.
+    #[test]
+    fn each_attack_iteration_costs_one_readback_replay_included() {
+        let model = tiny_for_tests(3, NormKind::RELEASED.to_vec());
+        let input = vec![100u8; crate::data::IMAGE_LEN];
+        let used = |steps: usize| {
+            let mut config = AttackConfig::preset(AttackKind::Pgd);
+            config.steps = steps;
+            let before = readbacks();
+            let run =
+                attack_image(&model, &input, Some(2), &config, 4, &mut |_, _, _| true).unwrap();
+            assert_eq!(run.iterates.len(), steps + 1);
+            readbacks() - before
+        };
+        assert_eq!(used(6) - used(3), 3);
     }
 }

@@ -88,9 +88,10 @@ pub fn attack_paths(
     Ok((attack, defender))
 }
 
-/// Sees every traced iterate: its trace entry, the iterate itself (`[N, 3, H, W]`) and the total
-/// number of iterations. Returning false cancels the attack.
-pub type Progress<'a> = dyn FnMut(&TraceStep, &Tensor<4>, usize) -> bool + 'a;
+/// Sees every traced iterate: its trace entry, the first image's iterate (planar, in [0, 1],
+/// from the same readback as the entry) and the total number of iterations. Returning false
+/// cancels the attack.
+pub type Progress<'a> = dyn FnMut(&TraceStep, &[f32], usize) -> bool + 'a;
 
 /// A tensor's values on the host, as f32 (every readback of results goes through here).
 pub(crate) fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -300,7 +301,7 @@ pub fn run_attack(
         cancelled,
         ..
     } = run;
-    trace.push(trace::trace_step(trace.len(), x, &x_adv, &eval, labels[0]));
+    trace.push(trace::trace_step(trace.len(), x, &x_adv, &eval, labels[0]).0);
     Ok(AttackResult {
         x_adv,
         attack_paths,
@@ -442,8 +443,8 @@ impl<'a> StageRun<'a, '_> {
         match stage {
             Stage::Gradient(_) | Stage::ApgdTargeted(_) => {
                 let mut hook = |step: usize, xi: &Tensor<4>, eval: &StepEval| {
-                    let t = trace::trace_step(offset + step, x, xi, eval, label0);
-                    let go = progress(&t, xi, total);
+                    let (t, image) = trace::trace_step(offset + step, x, xi, eval, label0);
+                    let go = progress(&t, &image, total);
                     trace.push(t);
                     *cancelled |= !go;
                     go
@@ -481,10 +482,10 @@ impl<'a> StageRun<'a, '_> {
             Stage::FabTargeted(_) | Stage::Square => {
                 // Reported with the clean image's entry: these stages take no gradient steps
                 // to show.
-                let start =
+                let (start, image) =
                     trace::trace_step(offset, x, x, &objective.evaluate(x.clone(), 0), label0);
                 let mut go_on = |_: usize, _: usize| {
-                    let go = progress(&start, x, total);
+                    let go = progress(&start, &image, total);
                     *cancelled |= !go;
                     go
                 };
@@ -554,15 +555,18 @@ fn run_arc(
     );
     // ARC's iterations are reported with the clean image's entry: its steps are per member and
     // rejected ones leave no iterate to show.
-    let start = trace::trace_step(0, x, x, &seen.evaluate(x.clone(), 0), label0);
+    let (start, image) = trace::trace_step(0, x, x, &seen.evaluate(x.clone(), 0), label0);
     let mut cancelled = false;
     let result = arc::arc(model, x, labels, &members, &arc_config, &mut |_, total| {
-        let go = progress(&start, x, total);
+        let go = progress(&start, &image, total);
         cancelled |= !go;
         go
     })?;
     let eval = seen.evaluate(result.x_adv.clone(), 0);
-    let trace = vec![start, trace::trace_step(1, x, &result.x_adv, &eval, label0)];
+    let trace = vec![
+        start,
+        trace::trace_step(1, x, &result.x_adv, &eval, label0).0,
+    ];
     Ok(AttackResult {
         x_adv: result.x_adv,
         attack_paths,

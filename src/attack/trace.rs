@@ -26,14 +26,15 @@ pub struct TraceStep {
     pub l2: f32,
 }
 
-/// Builds the trace entry of sample 0 from an evaluation at iterate `x` of an attack on `x0`.
+/// Builds the trace entry of sample 0 from an evaluation at iterate `x` of an attack on `x0`,
+/// and returns that sample's iterate (planar, in [0, 1]) from the same readback.
 pub fn trace_step(
     iteration: usize,
     x0: &Tensor<4>,
     x: &Tensor<4>,
     eval: &StepEval,
     label: usize,
-) -> TraceStep {
+) -> (TraceStep, Vec<f32>) {
     // Everything the entry needs in one readback (on a GPU, one sync per iteration).
     let logits0 = eval.logits.clone().narrow(0, 0, 1);
     let classes = logits0.dims()[1];
@@ -42,21 +43,23 @@ pub fn trace_step(
         .as_ref()
         .map(|p| p.clone().narrow(1, 0, 1).flatten::<1>(0, 1));
     let paths = per_path.as_ref().map_or(0, |p| p.dims()[0]);
+    let first = |t: &Tensor<4>| t.clone().narrow(0, 0, 1).flatten::<1>(0, 3);
+    let pixels = first(x).dims()[0];
     let mut parts = vec![
         logits0.clone().flatten::<1>(0, 1),
         softmax(logits0, 1).flatten::<1>(0, 1),
         eval.loss.clone().narrow(0, 0, 1),
-        x.clone()
-            .narrow(0, 0, 1)
-            .sub(x0.clone().narrow(0, 0, 1))
-            .flatten::<1>(0, 3),
+        first(x0),
+        first(x),
     ];
     parts.extend(per_path);
     let values = super::host(Tensor::cat(parts, 0));
     let (logits, rest) = values.split_at(classes);
     let (probs, rest) = rest.split_at(classes);
     let (loss, rest) = (rest[0], &rest[1..]);
-    let (delta, per_path) = rest.split_at(rest.len() - paths);
+    let (start, rest) = rest.split_at(pixels);
+    let (image, per_path) = rest.split_at(pixels);
+    let delta: Vec<f32> = image.iter().zip(start).map(|(a, b)| a - b).collect();
     let (loss_low, loss_high) = match paths {
         0 => (loss, loss),
         _ => (
@@ -68,7 +71,7 @@ pub fn trace_step(
         .filter(|&c| c != label)
         .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
         .unwrap_or(label);
-    TraceStep {
+    let step = TraceStep {
         iteration,
         loss,
         loss_low,
@@ -80,7 +83,8 @@ pub fn trace_step(
         top_other,
         linf: delta.iter().fold(0.0f32, |m, v| m.max(v.abs())),
         l2: delta.iter().map(|v| v * v).sum::<f32>().sqrt(),
-    }
+    };
+    (step, image.to_vec())
 }
 
 #[cfg(test)]
@@ -114,8 +118,13 @@ mod tests {
             per_path_loss: Some(per_path),
         };
         let before = readbacks();
-        let step = trace_step(4, &x0, &x, &eval, 2);
+        let (step, image) = trace_step(4, &x0, &x, &eval, 2);
         assert_eq!(readbacks() - before, 1, "one readback for the whole entry");
+        assert_eq!(
+            image,
+            host(x.clone().narrow(0, 0, 1)),
+            "the first image's iterate"
+        );
         // By hand: true class 2 (logit 2), best other class 1 (logit 3).
         let probs = host(softmax(logits.narrow(0, 0, 1), 1));
         assert_eq!((step.iteration, step.predicted, step.top_other), (4, 1, 1));
