@@ -131,6 +131,14 @@ pub fn read_back<const D: usize, K: burn::tensor::kind::Basic>(t: Tensor<D, K>) 
     t.into_data()
 }
 
+/// A float tensor's values on the host, through [`read_back`]: the one way results reach the CPU.
+pub fn to_host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    read_back(t)
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32")
+}
+
 /// Host readbacks made by this thread so far (per thread, so concurrent work is not mixed in).
 pub fn readbacks() -> u64 {
     READBACKS.with(std::cell::Cell::get)

@@ -90,7 +90,7 @@ pub fn query(model: &RnaModel, image: &Tensor<3>, paths: &[Path]) -> Vec<PathPre
     }
     let probs = softmax(path_logits(model, image, paths), 1);
     let k = probs.dims()[1];
-    let values = crate::attack::host(probs);
+    let values = crate::device::to_host(probs);
     let space = model.path_space();
     paths
         .iter()

@@ -77,7 +77,7 @@ pub fn travel(
     // A network without random layers has nothing to show (and nothing to concatenate).
     let values = match ratios.is_empty() {
         true => Vec::new(),
-        false => crate::attack::host(Tensor::cat(ratios, 1)),
+        false => crate::device::to_host(Tensor::cat(ratios, 1)),
     };
     let space = model.path_space();
     paths

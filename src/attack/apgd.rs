@@ -4,8 +4,9 @@
 
 use burn::tensor::{Tensor, TensorData};
 
+use super::Norm;
 use super::pgd::{Objective, StepEval, StepHook, project, uniform_noise};
-use super::{Norm, host};
+use crate::device::to_host;
 use crate::rng::SeededRng;
 
 const MOMENTUM: f64 = 0.75;
@@ -69,7 +70,7 @@ pub fn run(
         Norm::Linf,
     );
     let mut eval: StepEval = objective.evaluate(x_k.clone(), 0);
-    let mut loss_k = host(eval.loss.clone());
+    let mut loss_k = to_host(eval.loss.clone());
     let mut x_best = x_k.clone();
     let mut loss_best = loss_k.clone();
     let mut x_prev = x_k.clone();
@@ -102,7 +103,7 @@ pub fn run(
         x_prev = x_k;
         x_k = x_next;
         eval = objective.evaluate(x_k.clone(), k + 1);
-        let loss_next = host(eval.loss.clone());
+        let loss_next = to_host(eval.loss.clone());
 
         // Track the best point per sample.
         let better: Vec<f32> = loss_next
@@ -151,7 +152,7 @@ pub fn run(
                 // momentum term keeps the previous iterate, as in the reference.
                 x_k = choose(&restart, x_best.clone(), x_k);
                 eval = objective.evaluate(x_k.clone(), k + 1);
-                loss_k = host(eval.loss.clone());
+                loss_k = to_host(eval.loss.clone());
             }
         }
         step_sizes.push(eta.clone());

@@ -25,7 +25,8 @@
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
-use super::{host, tensor};
+use super::tensor;
+use crate::device::to_host;
 use crate::model::{Path, RnaModel, predictions};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -90,7 +91,7 @@ fn nearest_boundary(model: &RnaModel, point: &Tensor<4>, path: &Path) -> Boundar
     let classes = model.num_classes();
     let logits = model.forward_path(point.clone(), path);
     let predicted = predictions(logits.clone());
-    let logits = host(logits);
+    let logits = to_host(logits);
     // One pass per class j: backward of Σ_i (f_j − f_ŷi)(x_i) gives every image its own
     // gradient, as each term depends only on its own input. A class every image predicts has
     // no boundary to compute.
@@ -110,7 +111,7 @@ fn nearest_boundary(model: &RnaModel, point: &Tensor<4>, path: &Path) -> Boundar
                     &point.device(),
                 );
                 let grads = out.mul(selector).sum().backward();
-                host(tracked.grad(&grads).expect("input gradient"))
+                to_host(tracked.grad(&grads).expect("input gradient"))
             })
         })
         .collect();
@@ -223,7 +224,7 @@ pub fn arc(
     let eps = config.eps as f32;
     let eta = config.step_size as f32;
     let rho = 0.05 * eps;
-    let clean = host(x.clone());
+    let clean = to_host(x.clone());
     let accuracy_at = |delta: &[f32]| {
         expected_accuracy(
             model,
@@ -373,7 +374,7 @@ mod tests {
                 );
             }
             previous = measured;
-            prefixes.push(host(result.x_adv));
+            prefixes.push(to_host(result.x_adv));
         }
         let one = arc(
             &model,
@@ -385,7 +386,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            host(one.x_adv),
+            to_host(one.x_adv),
             prefixes[0],
             "a run stopped after one iteration is a one-iteration run"
         );
@@ -408,7 +409,7 @@ mod tests {
             &mut |_, _| true,
         )
         .unwrap();
-        let (clean, adv) = (host(x), host(result.x_adv));
+        let (clean, adv) = (to_host(x), to_host(result.x_adv));
         assert_eq!(clean.len(), adv.len());
         for (k, (&c, &a)) in clean.iter().zip(&adv).enumerate() {
             assert!((a - c).abs() as f64 <= eps + 1e-6, "pixel {k}: {c} → {a}");
@@ -431,7 +432,7 @@ mod tests {
             &mut |_, _| true,
         )
         .unwrap();
-        assert_eq!(host(result.x_adv), host(x.clone()));
+        assert_eq!(to_host(result.x_adv), to_host(x.clone()));
         assert_eq!(
             result.expected_accuracy,
             expected_accuracy(&model, &x, &labels, &paths)

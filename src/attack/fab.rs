@@ -32,7 +32,8 @@
 use burn::tensor::{Device, Tensor};
 use rayon::prelude::*;
 
-use super::{host, tensor};
+use super::tensor;
+use crate::device::to_host;
 use crate::model::predictions;
 use crate::rng::SeededRng;
 
@@ -135,7 +136,7 @@ pub fn ranked_targets(clean_logits: Tensor<2>, rank: usize) -> Vec<usize> {
         (1..=classes).contains(&rank),
         "rank {rank} of {classes} classes"
     );
-    host(clean_logits)
+    to_host(clean_logits)
         .chunks(classes)
         .map(|row| {
             let mut order: Vec<usize> = (0..classes).collect();
@@ -297,8 +298,8 @@ fn single_run(
             out_rows, bs,
             "gradient gave {out_rows} rows for {bs} images"
         );
-        let out = host(out);
-        let grad = host(grad);
+        let out = to_host(out);
+        let grad = to_host(grad);
         assert_eq!(grad.len(), bs * d, "one input gradient per image");
         x1.par_chunks_mut(d)
             .zip(x0.par_chunks(d))
@@ -362,7 +363,7 @@ pub fn fab_targeted(
     }
     let device = x.device();
     let d = c * h * w;
-    let clean = host(x.clone());
+    let clean = to_host(x.clone());
     let all: Vec<usize> = (0..n).collect();
     let clean_logits = logits(x, &all);
     let classes = clean_logits.dims()[1];
@@ -591,7 +592,7 @@ mod tests {
             let n = x.dims()[0];
             let k = self.bias.len();
             let d = self.weights[0].len();
-            let pixels = host(x.clone());
+            let pixels = to_host(x.clone());
             let flat: Vec<f32> = pixels
                 .chunks(d)
                 .flat_map(|img| {
@@ -642,7 +643,7 @@ mod tests {
                 config,
                 &mut |x: &Tensor<4>, _: &[usize]| self.scores(x),
                 &mut |x: &Tensor<4>, rows: &[usize], t: &[usize]| {
-                    seen.push((rows.to_vec(), host(x.clone())));
+                    seen.push((rows.to_vec(), to_host(x.clone())));
                     (self.scores(x), self.gradient(x, rows, t))
                 },
                 &mut SeededRng::new(seed),
@@ -677,7 +678,7 @@ mod tests {
     }
 
     fn perturbation(result: &FabResult, clean: &[f32]) -> Vec<f64> {
-        host(result.x_adv.clone())
+        to_host(result.x_adv.clone())
             .iter()
             .zip(clean)
             .map(|(a, x)| f64::from(a - x))
@@ -723,7 +724,7 @@ mod tests {
             assert!((dk - expected).abs() <= DIST * 0.05, "pixel {k}: {dk}");
         }
         // The result is across the boundary.
-        let f = host(toy().scores(&result.x_adv));
+        let f = to_host(toy().scores(&result.x_adv));
         assert!(f[1] > f[0], "{f:?}");
     }
 
@@ -744,7 +745,7 @@ mod tests {
             usize::MAX,
         );
         assert_eq!(one.success, vec![false]);
-        assert_eq!(host(one.x_adv), clean);
+        assert_eq!(to_host(one.x_adv), clean);
         let (two, _) = toy().attack(
             clean.clone(),
             [1, 3, 2, 2],
@@ -765,7 +766,7 @@ mod tests {
         let (stopped, seen) =
             toy().attack(clean.clone(), [1, 3, 2, 2], &[1], &with(eps, 100, 1), 0, 2);
         assert_eq!(seen.len(), 2);
-        assert_eq!(host(stopped.x_adv), host(two.x_adv));
+        assert_eq!(to_host(stopped.x_adv), to_host(two.x_adv));
     }
 
     #[test]
@@ -780,7 +781,7 @@ mod tests {
             usize::MAX,
         );
         assert_eq!(result.success, vec![false]);
-        assert_eq!(host(result.x_adv), clean);
+        assert_eq!(to_host(result.x_adv), clean);
         assert_eq!(seen.len(), 100);
     }
 
@@ -803,7 +804,7 @@ mod tests {
             usize::MAX,
         );
         assert_eq!(short.success, vec![false]);
-        assert_eq!(host(short.x_adv), clean);
+        assert_eq!(to_host(short.x_adv), clean);
         let (long, _) = model.attack(
             clean.clone(),
             [1, 3, 1, 1],
@@ -865,7 +866,7 @@ mod tests {
                     1,
                     usize::MAX,
                 );
-                let adv = host(result.x_adv.clone());
+                let adv = to_host(result.x_adv.clone());
                 let predicted = predictions(model.scores(&result.x_adv));
                 for i in 0..n {
                     let (a, c) = (&adv[i * d..(i + 1) * d], &clean[i * d..(i + 1) * d]);
@@ -904,7 +905,7 @@ mod tests {
             usize::MAX,
         );
         assert_eq!(result.success, vec![true, true]);
-        let adv = host(result.x_adv);
+        let adv = to_host(result.x_adv);
         assert_eq!(adv[..3], clean[..3]);
         assert!((adv[3] - 0.5).abs() < 0.05 * 0.05, "{adv:?}");
         assert!(seen.iter().all(|(rows, _)| rows == &[1]));
@@ -944,7 +945,7 @@ mod tests {
         assert_ne!(seen[5].1, seen[10].1);
         // The same seed, the same run; another seed, other starts.
         let (again, seen_again) = run(7);
-        assert_eq!(host(again.x_adv), host(result.x_adv));
+        assert_eq!(to_host(again.x_adv), to_host(result.x_adv));
         assert_eq!(again.success, result.success);
         assert_eq!(seen_again, seen);
         let (_, other) = run(8);

@@ -67,7 +67,7 @@ pub fn eight_bit(pixels: &[f32]) -> Vec<u8> {
 
 /// Planar float values of the first image of a `[N, 3, H, W]` tensor.
 pub fn first_image_floats(x: &Tensor<4>) -> Vec<f32> {
-    super::host(x.clone().narrow(0, 0, 1))
+    crate::device::to_host(x.clone().narrow(0, 0, 1))
 }
 
 /// δ in pixel units between two planar 8-bit images.

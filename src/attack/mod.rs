@@ -93,14 +93,6 @@ pub fn attack_paths(
 /// cancels the attack.
 pub type Progress<'a> = dyn FnMut(&TraceStep, &[f32], usize) -> bool + 'a;
 
-/// A tensor's values on the host, as f32 (every readback of results goes through here).
-pub(crate) fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    crate::device::read_back(t)
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32")
-}
-
 /// Host values back into a `[N, C, H, W]` tensor.
 pub(crate) fn tensor(
     values: Vec<f32>,
@@ -255,7 +247,7 @@ pub fn run_attack(
             let x_run = run.stage(stages[0], &all, restart * 64);
             let mut objective = run.objective(stages[0], &all, 0);
             let eval = objective.evaluate(x_run.clone(), config.steps);
-            let value: Vec<f32> = host(eval.loss.clone())
+            let value: Vec<f32> = crate::device::to_host(eval.loss.clone())
                 .into_iter()
                 .map(|l| sign * l)
                 .collect();

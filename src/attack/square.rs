@@ -5,7 +5,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::host;
+use crate::device::to_host;
 use crate::rng::SeededRng;
 
 /// Logits `[N, K]` of a batch `[N, 3, H, W]` in [0, 1]; may be random (a fresh path per call).
@@ -79,7 +79,7 @@ fn margins(logits: Tensor<2>, labels: &[usize]) -> Vec<f32> {
         "scores gave {rows} rows for {} images",
         labels.len()
     );
-    host(logits)
+    to_host(logits)
         .chunks(classes)
         .zip(labels)
         .map(|(row, &y)| {
@@ -180,7 +180,7 @@ pub fn square_linf(
     let device = x.device();
     let len = c * h * w;
     let eps = config.eps as f32;
-    let clean = host(x.clone());
+    let clean = to_host(x.clone());
 
     // Vertical stripes of ±ε: one sign per image, channel and column.
     let mut best = vec![0.0f32; n * len];
@@ -259,7 +259,7 @@ mod tests {
     /// Class 0 while an image's pixel mean is below 1/2: the label-0 margin is 1 − 2·mean.
     fn mean_model(x: &Tensor<4>) -> Tensor<2> {
         let [_, c, h, w] = x.dims();
-        let rows = host(x.clone())
+        let rows = to_host(x.clone())
             .chunks(c * h * w)
             .map(|img| {
                 let m = img.iter().sum::<f32>() / img.len() as f32;
@@ -275,7 +275,7 @@ mod tests {
         let mut rng = SeededRng::new(3);
         let weights: Vec<f32> = (0..len).map(|_| rng.next_f32() * 2.0 - 1.0).collect();
         move |x: &Tensor<4>, _: &[usize]| {
-            let rows = host(x.clone())
+            let rows = to_host(x.clone())
                 .chunks(len)
                 .map(|img| {
                     let dot: f32 = img.iter().zip(&weights).map(|(a, b)| a * b).sum();
@@ -418,7 +418,7 @@ mod tests {
             &mut keep_going,
         );
         assert_eq!(result.x_adv.dims(), dims);
-        assert_in_ball(&host(result.x_adv), &clean, 8.0 / 255.0);
+        assert_in_ball(&to_host(result.x_adv), &clean, 8.0 / 255.0);
     }
 
     #[test]
@@ -440,7 +440,7 @@ mod tests {
         );
         assert_eq!(result.success, vec![true]);
         assert!(result.queries_used[0] <= 1001);
-        let adv = host(result.x_adv);
+        let adv = to_host(result.x_adv);
         assert_in_ball(&adv, &clean, 0.1);
         let mean = adv.iter().sum::<f32>() / adv.len() as f32;
         assert!(1.0 - 2.0 * mean < 0.0, "mean {mean}");
@@ -471,7 +471,7 @@ mod tests {
         assert_eq!(sizes, vec![2, 1, 1, 1, 1, 1]);
         assert_eq!(result.queries_used, vec![1, 6]);
         assert_eq!(result.success, vec![true, false]);
-        assert_in_ball(&host(result.x_adv), &clean, 0.1);
+        assert_in_ball(&to_host(result.x_adv), &clean, 0.1);
 
         // Alone, it costs the initial evaluation only, and no iteration runs.
         let mut calls = 0;
@@ -518,7 +518,7 @@ mod tests {
         assert_eq!(result.success, vec![false]);
         assert_eq!(result.queries_used, vec![21]);
         assert_eq!(seen, (1..=20).map(|q| (q, 20)).collect::<Vec<_>>());
-        let adv = host(result.x_adv);
+        let adv = to_host(result.x_adv);
         for ch in 0..c {
             for col in 0..w {
                 let top = adv[ch * h * w + col];
@@ -569,7 +569,7 @@ mod tests {
                 &mut SeededRng::new(seed),
                 &mut keep_going,
             );
-            (host(r.x_adv), r.queries_used)
+            (to_host(r.x_adv), r.queries_used)
         };
         assert_eq!(run(11), run(11));
         assert_ne!(run(11).0, run(12).0);

@@ -51,7 +51,7 @@ pub fn stages(config: &AttackConfig, classes: usize) -> Vec<Stage> {
 /// takes targets from the clean output's ranking).
 pub fn ranked_classes(model: &RnaModel, x: &Tensor<4>, attack_paths: &[Path]) -> Vec<Vec<usize>> {
     let classes = model.num_classes();
-    let logits: Vec<f32> = super::host(model.forward_paths(x.clone(), attack_paths));
+    let logits: Vec<f32> = crate::device::to_host(model.forward_paths(x.clone(), attack_paths));
     logits
         .chunks(classes)
         .map(|row| {

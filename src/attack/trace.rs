@@ -53,7 +53,7 @@ pub fn trace_step(
         first(x),
     ];
     parts.extend(per_path);
-    let values = super::host(Tensor::cat(parts, 0));
+    let values = crate::device::to_host(Tensor::cat(parts, 0));
     let (logits, rest) = values.split_at(classes);
     let (probs, rest) = rest.split_at(classes);
     let (loss, rest) = (rest[0], &rest[1..]);
@@ -92,8 +92,8 @@ mod tests {
     use burn::tensor::{Device, Tensor, TensorData};
 
     use super::*;
-    use crate::attack::{AttackConfig, AttackKind, PathPolicy, host, run_attack};
-    use crate::device::readbacks;
+    use crate::attack::{AttackConfig, AttackKind, PathPolicy, run_attack};
+    use crate::device::{readbacks, to_host};
     use crate::model::{NormKind, tiny_for_tests};
 
     fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
@@ -122,11 +122,11 @@ mod tests {
         assert_eq!(readbacks() - before, 1, "one readback for the whole entry");
         assert_eq!(
             image,
-            host(x.clone().narrow(0, 0, 1)),
+            to_host(x.clone().narrow(0, 0, 1)),
             "the first image's iterate"
         );
         // By hand: true class 2 (logit 2), best other class 1 (logit 3).
-        let probs = host(softmax(logits.narrow(0, 0, 1), 1));
+        let probs = to_host(softmax(logits.narrow(0, 0, 1), 1));
         assert_eq!((step.iteration, step.predicted, step.top_other), (4, 1, 1));
         assert_eq!(step.margin, -1.0);
         assert_eq!((step.p_true, step.p_top_other), (probs[2], probs[1]));
