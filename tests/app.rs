@@ -948,8 +948,12 @@ fn the_budget_view_fills_in_its_curve_as_the_cli_computes_it_and_keeps_it_when_c
         eot_paths: 2,
         judging_paths: 16,
     });
-    while h.state().is_busy() && h.state().live().curve.as_ref().map_or(0, |c| c.1.len()) < 3 {
+    loop {
         h.step();
+        let drawn = h.state().live().curve.as_ref().map_or(0, |c| c.1.len());
+        if !h.state().is_busy() || drawn >= 3 {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
     assert!(

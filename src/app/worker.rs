@@ -143,7 +143,13 @@ impl Worker {
                         #[cfg(test)]
                         tests::JOBS_RUN.fetch_add(1, Ordering::SeqCst);
                         job(&mut engine);
-                        *lock(&engine.live) = Live::default();
+                        // Progress ends with the job; the curve's points stay until its task is
+                        // polled, so the plot does not blink empty in between.
+                        let mut live = lock(&engine.live);
+                        *live = Live {
+                            curve: live.curve.take(),
+                            ..Live::default()
+                        };
                     }
                     p.fetch_sub(1, Ordering::SeqCst);
                     (engine.wake)();
@@ -215,6 +221,8 @@ impl Worker {
 
     /// The ε curve of one image; its points appear in [`Live::curve`] as they are done.
     pub fn budget_curve(&self, input: Vec<u8>, setup: CurveSetup) -> Task<BudgetCurve> {
+        // The previous curve's points must not show as this one's before it starts.
+        lock(&self.live).curve = None;
         self.submit("the ε curve", move |engine| {
             engine.budget_curve(&input, setup)
         })
