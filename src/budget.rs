@@ -343,26 +343,26 @@ mod tests {
     #[test]
     fn a_class_the_model_lacks_or_no_judging_paths_is_an_error() {
         let (model, image) = model_and_image();
-        let wrong = CurveSetup {
-            label: 10,
-            ..setup()
-        };
-        let err = budget_curve(&model, &image, wrong, &mut |_| true, &|| true);
-        assert!(
-            err.unwrap_err()
-                .to_string()
-                .contains("class 10 does not exist")
-        );
-        let none = CurveSetup {
-            paths: 0,
-            ..setup()
-        };
-        let err = budget_curve(&model, &image, none, &mut |_| true, &|| true);
-        assert!(
-            err.unwrap_err()
-                .to_string()
-                .contains("at least one judging path")
-        );
+        let cases = [
+            (
+                CurveSetup {
+                    label: 10,
+                    ..setup()
+                },
+                "class 10 does not exist",
+            ),
+            (
+                CurveSetup {
+                    paths: 0,
+                    ..setup()
+                },
+                "at least one judging path",
+            ),
+        ];
+        for (bad, expected) in cases {
+            let err = budget_curve(&model, &image, bad, &mut |_| true, &|| true).unwrap_err();
+            assert!(err.to_string().contains(expected), "{err}");
+        }
     }
 
     #[test]

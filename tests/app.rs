@@ -72,6 +72,21 @@ fn wait_idle(h: &mut Harness<'_, RnaLensApp>) {
     }
 }
 
+/// Whether a rendering test can run: without a wgpu adapter it is skipped, unless CI
+/// (`RNA_LENS_REQUIRE_WGPU`) says one must exist, so a missing driver fails there instead of
+/// passing silently.
+fn wgpu_available() -> bool {
+    if rna_lens::device::adapters().is_empty() {
+        assert!(
+            std::env::var_os("RNA_LENS_REQUIRE_WGPU").is_none(),
+            "RNA_LENS_REQUIRE_WGPU is set but no wgpu adapter exists"
+        );
+        eprintln!("skipped: no wgpu adapter");
+        return false;
+    }
+    true
+}
+
 #[test]
 fn a_user_attacks_a_gallery_image_and_reads_the_result() {
     let (_, mut h) = ready("attack");
@@ -266,12 +281,7 @@ fn bad_files_give_a_message_and_keep_what_was_there() {
 /// without one unless `RNA_LENS_REQUIRE_WGPU=1`. Regenerate with `UPDATE_SNAPSHOTS=1`.
 #[test]
 fn the_attack_view_matches_its_snapshot() {
-    if rna_lens::device::adapters().is_empty() {
-        assert!(
-            std::env::var_os("RNA_LENS_REQUIRE_WGPU").is_none(),
-            "RNA_LENS_REQUIRE_WGPU is set but no wgpu adapter exists"
-        );
-        eprintln!("skipped: no wgpu adapter");
+    if !wgpu_available() {
         return;
     }
     // A fixed folder: the status line shows the model's path.
@@ -801,12 +811,7 @@ fn the_lesson_walks_through_every_step_and_each_sentence_reads_the_result_on_scr
 /// out). Regenerate with `UPDATE_SNAPSHOTS=1` and look at them: nothing clipped or overlapping.
 #[test]
 fn the_attack_view_holds_at_a_projector_a_1080p_screen_and_150_percent_zoom() {
-    if rna_lens::device::adapters().is_empty() {
-        assert!(
-            std::env::var_os("RNA_LENS_REQUIRE_WGPU").is_none(),
-            "RNA_LENS_REQUIRE_WGPU is set but no wgpu adapter exists"
-        );
-        eprintln!("skipped: no wgpu adapter");
+    if !wgpu_available() {
         return;
     }
     let dir = std::env::temp_dir().join("rna-lens-app-snapshot");
@@ -975,12 +980,7 @@ fn the_budget_view_fills_in_its_curve_as_the_cli_computes_it_and_keeps_it_when_c
 /// "Save view PNG" writes the central view, as rendered, into a 1920×1080 slide.
 #[test]
 fn a_saved_view_is_a_1080p_slide_of_the_view_on_screen() {
-    if rna_lens::device::adapters().is_empty() {
-        assert!(
-            std::env::var_os("RNA_LENS_REQUIRE_WGPU").is_none(),
-            "RNA_LENS_REQUIRE_WGPU is set but no wgpu adapter exists"
-        );
-        eprintln!("skipped: no wgpu adapter");
+    if !wgpu_available() {
         return;
     }
     let dir = scratch("save-view");
