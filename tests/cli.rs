@@ -44,6 +44,14 @@ fn scratch(name: &str) -> PathBuf {
 const SAMPLE: &str = "assets/samples/cifar10_00_3.png";
 const MODEL: &str = "assets/models/rna-resnet20.safetensors";
 
+/// An untrained ResNet-20 with plain batch norm (no random layers), fixed by its seed.
+fn save_bn_resnet20(path: &std::path::Path, seed: u64) {
+    let config = ModelConfig::cifar10(Architecture::preset("resnet20").unwrap())
+        .with_norms(vec![rna_lens::model::NormKind::Bn]);
+    let model = RnaModel::new(config, seed, &burn::tensor::Device::flex()).unwrap();
+    file::save(&model, path).unwrap();
+}
+
 #[test]
 fn info_describes_resnet18_and_says_it_is_untrained() {
     let out = stdout(&rna_lens(&["info", "--arch", "resnet18"]));
@@ -68,13 +76,7 @@ fn info_json_lists_the_random_layers() {
 fn info_reads_a_model_file() {
     let dir = scratch("info");
     let path = dir.join("plain.safetensors");
-    let config = ModelConfig::cifar10(Architecture::preset("resnet20").unwrap())
-        .with_norms(vec![rna_lens::model::NormKind::Bn]);
-    file::save(
-        &RnaModel::new(config, 1, &burn::tensor::Device::flex()).unwrap(),
-        &path,
-    )
-    .unwrap();
+    save_bn_resnet20(&path, 1);
     let out = stdout(&rna_lens(&["info", "--model", path.to_str().unwrap()]));
     assert!(out.contains("architecture   resnet20"), "{out}");
     assert!(out.contains("1 (no random layers)"), "{out}");
@@ -810,13 +812,7 @@ fn transfer_prints_a_k_by_k_matrix() {
 fn eval_crafts_on_a_surrogate_and_says_so() {
     let data = tiny_cifar("eval-surrogate");
     let twin = data.join("twin.safetensors");
-    let config = ModelConfig::cifar10(Architecture::preset("resnet20").unwrap())
-        .with_norms(vec![rna_lens::model::NormKind::Bn]);
-    file::save(
-        &RnaModel::new(config, 2, &burn::tensor::Device::flex()).unwrap(),
-        &twin,
-    )
-    .unwrap();
+    save_bn_resnet20(&twin, 2);
     let out = stdout(&eval_json(
         &data,
         &["--preset", "fgsm", "--surrogate", twin.to_str().unwrap()],
