@@ -767,6 +767,10 @@ fn the_lesson_walks_through_every_step_and_each_sentence_reads_the_result_on_scr
                 let fixed = a.config.policy == rna_lens::attack::PathPolicy::Fixed;
                 assert_eq!(fixed, step == 3);
                 assert_eq!(fixed, a.attack_path == a.defender_path);
+                if fixed {
+                    // The white box attacks the path the first two steps showed.
+                    assert_eq!(Some(&a.attack_path), h.state().path_view().path.as_ref());
+                }
                 assert!(sentence.contains(&format!(
                     "says {}: {}",
                     name(a.eight_bit_prediction),

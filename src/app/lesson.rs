@@ -81,8 +81,8 @@ impl LessonStep {
                  shows how often the model is right on this image, and how much paths disagree."
             }
             LessonStep::WhiteBox => {
-                "PGD-20 (ε = 8/255) now attacks one fixed path, and we ask the same path again: \
-                 the attacker knows exactly the network it faces."
+                "PGD-20 (ε = 8/255) now attacks the path of the first two steps, and we ask the \
+                 same path again: the attacker knows exactly the network it faces."
             }
             LessonStep::Defender => {
                 "The paper's protocol: the attacker still attacks one random path, but the \
@@ -341,6 +341,11 @@ impl RnaLensApp {
                 self.settings.attack = paper_protocol();
                 if lesson == LessonStep::WhiteBox {
                     self.settings.attack.policy = PathPolicy::Fixed;
+                    // The path of steps 1 and 2 (or the one resampled there), not a new draw.
+                    if let (Some(path), Some(model)) = (&self.views.paths.path, &self.session.model)
+                    {
+                        self.settings.attack.path = Some(model.space.format(path));
+                    }
                 }
                 self.apply(Action::RunAttack);
             }
