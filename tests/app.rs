@@ -527,9 +527,10 @@ fn the_app_and_the_cli_give_the_same_transfer_matrix() {
     let (dir, mut h) = ready("same-transfer");
     short_attack(&mut h);
     h.state_mut().apply(Action::SelectSample(0));
-    h.state_mut().apply(Action::RunTransfer { paths: 4 });
+    h.state_mut().views_mut().transfer.paths = 4;
+    h.state_mut().apply(Action::Run(Tab::Transfer));
     wait_idle(&mut h);
-    let app = as_printed(h.state().session().transfer.as_ref().unwrap());
+    let app = as_printed(h.state().views().transfer.matrix().unwrap());
 
     // The same image as a one-image test split, with its gallery label.
     let data = dir.join("one-image");
@@ -586,6 +587,32 @@ fn a_result_for_a_cleared_slot_never_arrives() {
         "cifar10_01_8.png"
     );
     assert_ne!(h.state().message(), Some("Attack cancelled"));
+}
+
+/// The same for a result a view owns: a new image clears the transfer matrix on screen and
+/// drops the task computing the next one.
+#[test]
+fn a_views_own_result_for_the_previous_image_never_arrives() {
+    let (_, mut h) = ready("cleared-view-slot");
+    h.state_mut().settings_mut().attack.steps = 1;
+    h.state_mut().views_mut().transfer.paths = 2;
+    h.state_mut().apply(Action::Run(Tab::Transfer));
+    wait_idle(&mut h);
+    assert!(h.state().views().transfer.matrix().is_some());
+    h.state_mut().settings_mut().attack.steps = 1000;
+    h.state_mut().apply(Action::Run(Tab::Transfer));
+    let start = Instant::now();
+    while !h.state().is_busy() {
+        h.step();
+        assert!(start.elapsed() < Duration::from_secs(30), "never started");
+    }
+    h.state_mut().apply(Action::SelectSample(1));
+    wait_idle(&mut h);
+    for _ in 0..10 {
+        h.step();
+    }
+    assert!(h.state().views().transfer.matrix().is_none());
+    assert_eq!(h.state().message(), None);
 }
 
 #[test]
@@ -778,12 +805,12 @@ fn the_lesson_walks_through_every_step_and_each_sentence_reads_the_result_on_scr
                 )));
             }
             5 => {
-                let t = session.transfer.as_ref().unwrap();
+                let t = h.state().views().transfer.matrix().unwrap();
                 assert_eq!(t.paths.len(), 8);
                 assert!(sentence.contains("%") || sentence.contains("Too few"));
             }
             6 => {
-                let c = session.comparison.as_ref().unwrap();
+                let c = h.state().views().compare.comparison().unwrap();
                 assert_eq!(c.eot.config.policy, rna_lens::attack::PathPolicy::Eot(10));
                 let p = c.eot.adversarial_summary(10).p_correct.unwrap();
                 assert!(sentence.contains(&format!("{:.0}% (95% interval", 100.0 * p.value)));
@@ -890,10 +917,9 @@ fn the_budget_view_fills_in_its_curve_as_the_cli_computes_it_and_keeps_it_when_c
     h.get_by_label("sample cifar10_04_6.png").click();
     h.step();
     h.get_by_label("Run ε curve");
-    h.state_mut().apply(Action::RunCurve {
-        eot_paths: 2,
-        judging_paths: 16,
-    });
+    let knobs = &mut h.state_mut().views_mut().budget;
+    (knobs.eot_paths, knobs.judging_paths) = (2, 16);
+    h.state_mut().apply(Action::Run(Tab::Budget));
     let points = rna_lens::budget::CURVE_EPS.len() * 2;
     let mut partial = 0;
     let started = Instant::now();
@@ -904,7 +930,7 @@ fn the_budget_view_fills_in_its_curve_as_the_cli_computes_it_and_keeps_it_when_c
         );
         h.step();
         let drawn = h.state().live().curve.as_ref().map_or(0, |c| c.1.len());
-        if h.state().session().curve_computing() && drawn > 0 && drawn < points {
+        if h.state().views().budget.computing() && drawn > 0 && drawn < points {
             partial = partial.max(drawn);
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -913,7 +939,7 @@ fn the_budget_view_fills_in_its_curve_as_the_cli_computes_it_and_keeps_it_when_c
     h.step();
     assert!(partial > 0, "the curve is drawn while it computes");
     let session = h.state().session();
-    let curve = session.curve.clone().unwrap();
+    let curve = h.state().views().budget.curve().cloned().unwrap();
     assert!(!curve.cancelled);
     assert_eq!(curve.points.len(), points);
     for policy in 0..2 {
@@ -953,10 +979,9 @@ fn the_budget_view_fills_in_its_curve_as_the_cli_computes_it_and_keeps_it_when_c
     assert!(String::from_utf8_lossy(&out.stdout).contains(&sentence));
 
     // Cancelled after three points: those stay, and the user is told.
-    h.state_mut().apply(Action::RunCurve {
-        eot_paths: 2,
-        judging_paths: 16,
-    });
+    let knobs = &mut h.state_mut().views_mut().budget;
+    (knobs.eot_paths, knobs.judging_paths) = (2, 16);
+    h.state_mut().apply(Action::Run(Tab::Budget));
     loop {
         h.step();
         let drawn = h.state().live().curve.as_ref().map_or(0, |c| c.1.len());
@@ -971,7 +996,7 @@ fn the_budget_view_fills_in_its_curve_as_the_cli_computes_it_and_keeps_it_when_c
     );
     h.state_mut().apply(Action::Cancel);
     wait_idle(&mut h);
-    let curve = h.state().session().curve.clone().unwrap();
+    let curve = h.state().views().budget.curve().cloned().unwrap();
     assert!(curve.cancelled);
     assert!(
         (3..points).contains(&curve.points.len()),

@@ -12,20 +12,26 @@ use super::result_view::{HeatmapStyle, heatmap_ui, trace_plots};
 use serde::{Deserialize, Serialize};
 
 use super::session::Action;
-use super::view::{View, ViewContext};
+use super::settings::Tab;
+use super::view::{JobContext, Notice, View, ViewContext};
 use super::widgets::Textures;
-use super::worker::ModelInfo;
+use super::worker::{Comparison, ModelInfo, Slot};
 
-/// K of the EOT side.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// K of the EOT side (persisted), and the comparison.
+#[derive(Serialize, Deserialize)]
 #[serde(default)]
 pub struct CompareView {
     pub eot_paths: usize,
+    #[serde(skip)]
+    comparison: Slot<Comparison>,
 }
 
 impl Default for CompareView {
     fn default() -> Self {
-        Self { eot_paths: 10 }
+        Self {
+            eot_paths: 10,
+            comparison: Slot::default(),
+        }
     }
 }
 
@@ -89,20 +95,43 @@ impl CompareView {
     pub fn sanitize(&mut self) {
         self.eot_paths = self.eot_paths.clamp(1, MAX_EOT_PATHS);
     }
+
+    pub fn comparison(&self) -> Option<&Comparison> {
+        self.comparison.get()
+    }
 }
 
 impl View for CompareView {
-    fn job(&self, ensemble_paths: usize) -> Action {
-        Action::RunCompare {
-            eot_paths: self.eot_paths,
-            query_paths: ensemble_paths,
+    fn job(&self, _ensemble_paths: usize) -> Action {
+        Action::Run(Tab::Compare)
+    }
+
+    fn start(&mut self, cx: &JobContext<'_>) -> Result<(), String> {
+        if let Some(image) = &cx.session.image {
+            let task = cx.worker.compare(
+                image.input.clone(),
+                cx.session.label(),
+                cx.attack.clone(),
+                self.eot_paths,
+                cx.ensemble_paths,
+            );
+            self.comparison.start(task);
         }
+        Ok(())
+    }
+
+    fn poll(&mut self) -> Option<Notice> {
+        let e = self.comparison.poll()?.err()?;
+        Some(Notice::Error(format!("Comparison stopped: {e}")))
+    }
+
+    fn forget_results(&mut self) {
+        self.comparison.clear();
     }
 
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewContext<'_>) {
         let (session, busy, gpu) = (cx.session, cx.busy, cx.gpu_heatmap);
         let params: &HeatmapParams = cx.heatmap;
-        let query_paths = *cx.ensemble_paths;
         let (textures, actions) = (&mut *cx.textures, &mut *cx.actions);
         let eot_k = &mut self.eot_paths;
         let Some(model) = &session.model else {
@@ -125,13 +154,10 @@ impl View for CompareView {
                 )
                 .clicked()
             {
-                actions.push(Action::RunCompare {
-                    eot_paths: *eot_k,
-                    query_paths,
-                });
+                actions.push(Action::Run(Tab::Compare));
             }
         });
-        let Some(c) = &session.comparison else {
+        let Some(c) = self.comparison.get() else {
             return;
         };
         let k = match c.eot.config.policy {

@@ -6,23 +6,28 @@ use egui::{Color32, RichText, Ui};
 use egui_plot::{Line, LineStyle, Plot, PlotPoints, Points};
 use serde::{Deserialize, Serialize};
 
-use crate::budget::{CURVE_EPS, CurvePoint, CurveSetup};
+use crate::budget::{BudgetCurve, CURVE_EPS, CurvePoint, CurveSetup};
 use crate::eval::card::CardCurves;
 use crate::eval::presets::SanityCurve;
 use crate::limits::{MAX_EOT_PATHS, MAX_QUERY_PATHS};
 
 use super::session::Action;
-use super::view::{View, ViewContext};
+use super::settings::Tab;
+use super::view::{JobContext, Notice, View, ViewContext};
+use super::worker::Slot;
 
 const OFFICIAL: Color32 = Color32::from_rgb(66, 133, 244);
 const EOT: Color32 = Color32::from_rgb(219, 68, 55);
 
-/// The attacker's EOT K and the number of paths that judge every attacked image.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The attacker's EOT K and the number of paths that judge every attacked image (persisted),
+/// and the curve.
+#[derive(Serialize, Deserialize)]
 #[serde(default)]
 pub struct CurveView {
     pub eot_paths: usize,
     pub judging_paths: usize,
+    #[serde(skip)]
+    curve: Slot<BudgetCurve>,
 }
 
 impl Default for CurveView {
@@ -30,6 +35,7 @@ impl Default for CurveView {
         Self {
             eot_paths: 10,
             judging_paths: 64,
+            curve: Slot::default(),
         }
     }
 }
@@ -38,6 +44,15 @@ impl CurveView {
     pub fn sanitize(&mut self) {
         self.eot_paths = self.eot_paths.clamp(1, MAX_EOT_PATHS);
         self.judging_paths = self.judging_paths.clamp(1, MAX_QUERY_PATHS);
+    }
+
+    pub fn curve(&self) -> Option<&BudgetCurve> {
+        self.curve.get()
+    }
+
+    /// The curve is being computed (its points so far are in the worker's live progress).
+    pub fn computing(&self) -> bool {
+        self.curve.computing()
     }
 }
 
@@ -61,10 +76,42 @@ fn card_line(curves: &[SanityCurve], policy: &str) -> Option<Vec<[f64; 2]>> {
 
 impl View for CurveView {
     fn job(&self, _ensemble_paths: usize) -> Action {
-        Action::RunCurve {
-            eot_paths: self.eot_paths,
-            judging_paths: self.judging_paths,
+        Action::Run(Tab::Budget)
+    }
+
+    fn start(&mut self, cx: &JobContext<'_>) -> Result<(), String> {
+        let Some(image) = &cx.session.image else {
+            return Ok(());
+        };
+        // The image's true label, else the one the last attack judged by (the ensemble's vote).
+        let label = match (cx.session.label(), &cx.session.attack) {
+            (Some(truth), _) => (truth, true),
+            (None, Some(attack)) => (attack.label, attack.label_given),
+            (None, None) => {
+                return Err("The ε curve needs a label: pick a gallery image, or run an attack first (it uses the ensemble's vote)".into());
+            }
+        };
+        let setup =
+            CurveSetup::official_and_eot(self.eot_paths, self.judging_paths, label, cx.attack.seed);
+        // The plot shows the new curve's points as they come, never the previous curve.
+        self.curve.clear();
+        self.curve
+            .start(cx.worker.budget_curve(image.input.clone(), setup));
+        Ok(())
+    }
+
+    fn poll(&mut self) -> Option<Notice> {
+        match self.curve.poll()? {
+            Ok(curve) if curve.cancelled => Some(Notice::Info(
+                "ε curve cancelled: the points computed so far are shown".into(),
+            )),
+            Ok(_) => None,
+            Err(e) => Some(Notice::Error(format!("ε curve failed: {e}"))),
         }
+    }
+
+    fn forget_results(&mut self) {
+        self.curve.clear();
     }
 
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewContext<'_>) {
@@ -99,7 +146,7 @@ impl View for CurveView {
                 cx.actions.push(self.job(0));
             }
         });
-        let computing = session.curve_computing();
+        let computing = self.curve.computing();
         let names = |setup: &CurveSetup| -> Vec<String> {
             setup.policies.iter().map(|p| p.to_string()).collect()
         };
@@ -111,7 +158,7 @@ impl View for CurveView {
                 names(setup),
                 format!("{progress} {}", setup.describe()),
             )
-        } else if let Some(curve) = session.curve.as_ref().filter(|_| !computing) {
+        } else if let Some(curve) = self.curve.get().filter(|_| !computing) {
             (
                 curve.points.as_slice(),
                 names(&curve.setup),
@@ -121,7 +168,7 @@ impl View for CurveView {
             ui.label("Press Run ε curve to draw it for this image.");
             (&[][..], Vec::new(), String::new())
         };
-        if let Some(curve) = session.curve.as_ref().filter(|_| !computing) {
+        if let Some(curve) = self.curve.get().filter(|_| !computing) {
             let class = model.class_name(curve.setup.label);
             if let Some(sentence) = curve.sentence(class) {
                 ui.label(RichText::new(sentence).size(15.0));

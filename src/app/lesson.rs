@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::attack::PathPolicy;
 use crate::ensemble::summarize;
-use crate::model::Path;
 use crate::stats::Proportion;
 
 use super::RnaLensApp;
 use super::session::{Action, Session};
 use super::settings::{Tab, paper_protocol};
+use super::view::Views;
 
 /// The steps, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,9 +115,9 @@ impl LessonStep {
         }
     }
 
-    /// The step's closing sentence from what the session shows; `None` until its result is
-    /// there. `path` is the path on the Paths view.
-    pub fn conclusion(self, session: &Session, path: Option<&Path>) -> Option<String> {
+    /// The step's closing sentence from what the session and the views show; `None` until its
+    /// result is there.
+    pub fn conclusion(self, session: &Session, views: &Views) -> Option<String> {
         let model = session.model.as_ref()?;
         let name = |c: usize| model.class_name(c).to_string();
         let truth = session
@@ -147,7 +147,7 @@ impl LessonStep {
                 ))
             }
             LessonStep::PathMix => {
-                let path = path?;
+                let path = views.paths.path.as_ref()?;
                 let batch = model.space.batch_stat_layers(path);
                 Some(format!(
                     "This path normalizes with batch statistics at {batch} of its {} random \
@@ -203,7 +203,7 @@ impl LessonStep {
                 ))
             }
             LessonStep::Transfer => {
-                let t = session.transfer.as_ref()?;
+                let t = views.transfer.matrix()?;
                 let pooled = |same: bool| {
                     let cells: Vec<_> = t
                         .groups
@@ -237,7 +237,7 @@ impl LessonStep {
                 })
             }
             LessonStep::Eot => {
-                let c = session.comparison.as_ref()?;
+                let c = views.compare.comparison()?;
                 let classes = model.config.num_classes();
                 let (official, eot) = (
                     c.official.adversarial_summary(classes).p_correct?,
@@ -349,11 +349,15 @@ impl RnaLensApp {
                 }
                 self.apply(Action::RunAttack);
             }
-            LessonStep::Transfer => self.apply(Action::RunTransfer { paths: 8 }),
-            LessonStep::Eot => self.apply(Action::RunCompare {
-                eot_paths: 10,
-                query_paths: VOTERS,
-            }),
+            LessonStep::Transfer => {
+                self.views.transfer.paths = 8;
+                self.apply(Action::Run(Tab::Transfer));
+            }
+            LessonStep::Eot => {
+                self.settings.ensemble_paths = VOTERS;
+                self.views.compare.eot_paths = 10;
+                self.apply(Action::Run(Tab::Compare));
+            }
             LessonStep::Card => {}
         }
     }
@@ -365,9 +369,7 @@ impl RnaLensApp {
         self.settings.lesson.active.then(|| {
             let done = self.lesson_entered == Some(step) && !self.is_busy();
             let sentence = done
-                .then(|| {
-                    LessonStep::ALL[step].conclusion(&self.session, self.views.paths.path.as_ref())
-                })
+                .then(|| LessonStep::ALL[step].conclusion(&self.session, &self.views))
                 .flatten();
             (step, sentence)
         })

@@ -113,6 +113,15 @@ impl RnaLensApp {
         &self.views.paths
     }
 
+    /// The central views, with their knobs and the results they own (for tests and scripts).
+    pub fn views(&self) -> &Views {
+        &self.views
+    }
+
+    pub fn views_mut(&mut self) -> &mut Views {
+        &mut self.views
+    }
+
     fn error(&mut self, text: impl Into<String>) {
         self.message = Some(Message {
             text: text.into(),
@@ -168,15 +177,7 @@ impl RnaLensApp {
             Action::RunAttack => self.run_attack(),
             Action::Cancel => self.worker.cancel(),
             Action::QueryEnsemble { paths } => self.query_ensemble(paths),
-            Action::RunTransfer { paths } => self.run_transfer(paths),
-            Action::RunCompare {
-                eot_paths,
-                query_paths,
-            } => self.run_compare(eot_paths, query_paths),
-            Action::RunCurve {
-                eot_paths,
-                judging_paths,
-            } => self.run_curve(eot_paths, judging_paths),
+            Action::Run(tab) => self.start_view(tab),
             Action::ShowPath(path) => {
                 self.views.paths.show(path);
                 self.settings.view = Tab::Paths;
@@ -190,9 +191,18 @@ impl RnaLensApp {
 
     fn set_image(&mut self, image: CurrentImage) {
         self.session.image = Some(image);
-        self.session.clear_results();
-        self.views.for_each(|v| v.results_changed());
+        self.clear_results();
         self.message = None;
+    }
+
+    /// Every result belongs to one model and one image: a new one of either clears them all,
+    /// with the work still computing for them.
+    fn clear_results(&mut self) {
+        self.session.clear_results();
+        self.views.for_each(|v| {
+            v.forget_results();
+            v.results_changed();
+        });
     }
 
     fn central_ui(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {

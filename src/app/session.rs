@@ -4,14 +4,12 @@
 use std::path::PathBuf;
 
 use crate::attack::image::ImageAttack;
-use crate::attack::transfer::TransferMatrix;
 use crate::data::CIFAR10_CLASSES;
 use crate::data::preprocess::UserImage;
 use crate::model::Path;
 
-use crate::budget::BudgetCurve;
-
-use super::worker::{Comparison, EnsembleResult, ModelInfo, ModelSource, Task};
+use super::settings::Tab;
+use super::worker::{EnsembleResult, ModelInfo, ModelSource, Task};
 
 /// Longest side of the kept preview of a user's picture.
 const PREVIEW_SIDE: u32 = 512;
@@ -54,15 +52,14 @@ impl CurrentImage {
     }
 }
 
+/// The model, the image, and the results several views show (a result one view shows is that
+/// view's own).
 #[derive(Default)]
 pub struct Session {
     pub model: Option<ModelInfo>,
     pub image: Option<CurrentImage>,
     pub attack: Option<ImageAttack>,
     pub ensemble: Option<EnsembleResult>,
-    pub transfer: Option<TransferMatrix>,
-    pub comparison: Option<Comparison>,
-    pub curve: Option<BudgetCurve>,
     /// Work in flight for the slots above.
     pub(super) pending: Pending,
 }
@@ -74,9 +71,6 @@ pub(super) struct Pending {
     pub model: Option<Task<ModelInfo>>,
     pub attack: Option<Task<ImageAttack>>,
     pub ensemble: Option<Task<EnsembleResult>>,
-    pub transfer: Option<Task<TransferMatrix>>,
-    pub comparison: Option<Task<Comparison>>,
-    pub curve: Option<Task<BudgetCurve>>,
 }
 
 impl Session {
@@ -85,9 +79,6 @@ impl Session {
     pub fn clear_results(&mut self) {
         self.attack = None;
         self.ensemble = None;
-        self.transfer = None;
-        self.comparison = None;
-        self.curve = None;
         let model = self.pending.model.take();
         self.pending = Pending {
             model,
@@ -105,11 +96,6 @@ impl Session {
             .as_ref()
             .and_then(|i| i.label)
             .filter(|&l| cifar && l < names.len())
-    }
-
-    /// The ε curve is being computed (its points so far are in the worker's live progress).
-    pub fn curve_computing(&self) -> bool {
-        self.pending.curve.is_some()
     }
 
     /// The label jobs that need one judge against: the image's own, else the one the last
@@ -133,17 +119,8 @@ pub enum Action {
     QueryEnsemble {
         paths: usize,
     },
-    RunTransfer {
-        paths: usize,
-    },
-    RunCompare {
-        eot_paths: usize,
-        query_paths: usize,
-    },
-    RunCurve {
-        eot_paths: usize,
-        judging_paths: usize,
-    },
+    /// Start the work of a view that owns its result ([`super::view::View::start`]).
+    Run(Tab),
     /// Show this path in the path view.
     ShowPath(Path),
     Export(super::export::Export),

@@ -3,6 +3,7 @@
 
 use super::RnaLensApp;
 use super::script::Script;
+use super::view::Notice;
 use super::worker::{ModelInfo, ModelSource, Task};
 
 impl RnaLensApp {
@@ -15,9 +16,6 @@ impl RnaLensApp {
         let pending = &mut self.session.pending;
         let attack = finished(&mut pending.attack);
         let ensemble = finished(&mut pending.ensemble);
-        let transfer = finished(&mut pending.transfer);
-        let comparison = finished(&mut pending.comparison);
-        let curve = finished(&mut pending.curve);
         match attack {
             Some(Ok(run)) => {
                 if run.cancelled {
@@ -41,25 +39,13 @@ impl RnaLensApp {
             Some(Err(e)) => self.error(format!("Ensemble query failed: {e}")),
             None => {}
         }
-        match transfer {
-            Some(Ok(m)) => self.session.transfer = Some(m),
-            Some(Err(e)) => self.error(format!("Transfer failed: {e}")),
-            None => {}
-        }
-        match comparison {
-            Some(Ok(c)) => self.session.comparison = Some(c),
-            Some(Err(e)) => self.error(format!("Comparison stopped: {e}")),
-            None => {}
-        }
-        match curve {
-            Some(Ok(c)) => {
-                if c.cancelled {
-                    self.info("ε curve cancelled: the points computed so far are shown");
-                }
-                self.session.curve = Some(c);
+        let mut notices = Vec::new();
+        self.views.for_each(|v| notices.extend(v.poll()));
+        for notice in notices {
+            match notice {
+                Notice::Info(text) => self.info(text),
+                Notice::Error(text) => self.error(text),
             }
-            Some(Err(e)) => self.error(format!("ε curve failed: {e}")),
-            None => {}
         }
     }
 
@@ -85,8 +71,7 @@ impl RnaLensApp {
                 self.views.for_each(|v| v.model_changed(&info.space));
                 self.info(format!("Loaded {}", info.source.describe()));
                 self.session.model = Some(info);
-                self.session.clear_results();
-                self.views.for_each(|v| v.results_changed());
+                self.clear_results();
             }
             Err(e) => {
                 let keep = if self.session.model.is_some() {

@@ -7,19 +7,27 @@ use crate::colormap::{Colormap, colormap_rgb};
 use serde::{Deserialize, Serialize};
 
 use super::session::Action;
-use super::view::{View, ViewContext};
+use super::settings::Tab;
+use super::view::{JobContext, Notice, View, ViewContext};
+use super::worker::Slot;
+use crate::attack::transfer::{TransferMatrix, transfer_paths};
 use crate::limits::MAX_TRANSFER_PATHS;
 
-/// K, the number of paths of the K×K matrix.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// K, the number of paths of the K×K matrix (persisted), and the matrix.
+#[derive(Serialize, Deserialize)]
 #[serde(default)]
 pub struct TransferView {
     pub paths: usize,
+    #[serde(skip)]
+    matrix: Slot<TransferMatrix>,
 }
 
 impl Default for TransferView {
     fn default() -> Self {
-        Self { paths: 8 }
+        Self {
+            paths: 8,
+            matrix: Slot::default(),
+        }
     }
 }
 
@@ -32,11 +40,39 @@ impl TransferView {
     pub fn sanitize(&mut self) {
         self.paths = self.paths.clamp(2, MAX_TRANSFER_PATHS);
     }
+
+    pub fn matrix(&self) -> Option<&TransferMatrix> {
+        self.matrix.get()
+    }
 }
 
 impl View for TransferView {
     fn job(&self, _ensemble_paths: usize) -> Action {
-        Action::RunTransfer { paths: self.paths }
+        Action::Run(Tab::Transfer)
+    }
+
+    fn start(&mut self, cx: &JobContext<'_>) -> Result<(), String> {
+        let (Some(image), Some(model)) = (&cx.session.image, &cx.session.model) else {
+            return Ok(());
+        };
+        let label = cx.session.truth().ok_or(
+            "The transfer matrix needs the true label: pick a gallery image or run an attack first",
+        )?;
+        let paths = transfer_paths(&model.space, self.paths, cx.attack.seed);
+        let task = cx
+            .worker
+            .transfer(image.input.clone(), label, paths, cx.attack.clone());
+        self.matrix.start(task);
+        Ok(())
+    }
+
+    fn poll(&mut self) -> Option<Notice> {
+        let e = self.matrix.poll()?.err()?;
+        Some(Notice::Error(format!("Transfer failed: {e}")))
+    }
+
+    fn forget_results(&mut self) {
+        self.matrix.clear();
     }
 
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewContext<'_>) {
@@ -63,10 +99,10 @@ impl View for TransferView {
                 )
                 .clicked()
             {
-                actions.push(Action::RunTransfer { paths: *k });
+                actions.push(Action::Run(Tab::Transfer));
             }
         });
-        let Some(matrix) = &session.transfer else {
+        let Some(matrix) = self.matrix.get() else {
             return;
         };
         let n = matrix.paths.len();

@@ -1,10 +1,14 @@
 //! The central views behind one trait. Each view owns and persists its own knobs, reads the
 //! session, and asks for work through [`Action`]s: no view reaches into another, and the app
-//! talks to a view only through this trait and the view's own public methods.
+//! talks to a view only through this trait and the view's own public methods. A result only one
+//! view shows (the transfer matrix, the comparison, the ε curve) is that view's own: it starts
+//! the work in [`View::start`] and keeps the task and the result in a [`Slot`](super::worker::Slot),
+//! so adding such a computation is a view and one engine call.
 
 use egui::Ui;
 use serde::{Deserialize, Serialize};
 
+use crate::attack::AttackConfig;
 use crate::colormap::HeatmapParams;
 use crate::model::PathSpace;
 
@@ -18,7 +22,7 @@ use super::session::{Action, Session};
 use super::settings::Tab;
 use super::transfer_view::TransferView;
 use super::widgets::Textures;
-use super::worker::Live;
+use super::worker::{Live, Worker};
 
 /// What a view may read and change while it draws.
 pub struct ViewContext<'a> {
@@ -37,11 +41,41 @@ pub struct ViewContext<'a> {
     pub actions: &'a mut Vec<Action>,
 }
 
+/// What a view reads to start its own work.
+pub struct JobContext<'a> {
+    pub session: &'a Session,
+    /// The Attack panel's settings, which every attack of every view uses.
+    pub attack: &'a AttackConfig,
+    pub ensemble_paths: usize,
+    pub worker: &'a Worker,
+}
+
+/// What a view's finished work has to tell the user in the status line.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Notice {
+    Info(String),
+    Error(String),
+}
+
 pub trait View {
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewContext<'_>);
 
     /// The action the view's Run button pushes (for `--attack-on-start`).
     fn job(&self, ensemble_paths: usize) -> Action;
+
+    /// Starts the view's own computation ([`Action::Run`]); an error is the user's message.
+    fn start(&mut self, _cx: &JobContext<'_>) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Takes in the view's own finished work, every frame.
+    fn poll(&mut self) -> Option<Notice> {
+        None
+    }
+
+    /// A new image or model: the view's own results, and the work still computing them,
+    /// belonged to the old one.
+    fn forget_results(&mut self) {}
 
     /// A model was loaded: fit whatever depends on its path space.
     fn model_changed(&mut self, _space: &PathSpace) {}

@@ -104,6 +104,52 @@ impl<T> Drop for Task<T> {
     }
 }
 
+/// A result a view shows and the task computing the next one: the view that asked owns both,
+/// so clearing it (a new image or model) drops the task and a stale result cannot arrive.
+pub struct Slot<T> {
+    value: Option<T>,
+    task: Option<Task<T>>,
+}
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Self {
+            value: None,
+            task: None,
+        }
+    }
+}
+
+impl<T> Slot<T> {
+    pub fn get(&self) -> Option<&T> {
+        self.value.as_ref()
+    }
+
+    pub fn computing(&self) -> bool {
+        self.task.is_some()
+    }
+
+    /// Replaces the work in flight; the value shown stays until the new one arrives.
+    pub fn start(&mut self, task: Task<T>) {
+        self.task = Some(task);
+    }
+
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Takes in the task's result once it is there: a value replaces the shown one, an error
+    /// comes back for the status line.
+    pub fn poll(&mut self) -> Option<Result<&T, String>> {
+        let result = self.task.as_mut()?.poll()?;
+        self.task = None;
+        match result {
+            Ok(value) => Some(Ok(self.value.insert(value))),
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
 /// Work for the compute thread: it runs on the engine and sends its own result to its task.
 type Job = Box<dyn FnOnce(&mut Engine) + Send>;
 
@@ -507,6 +553,48 @@ mod tests {
             assert!(started.elapsed() < Duration::from_secs(120), "no reply");
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// Polls `slot` until its task has finished: `Err` if it failed.
+    fn settle<T>(slot: &mut Slot<T>) -> Result<(), String> {
+        let started = Instant::now();
+        loop {
+            if let Some(result) = slot.poll() {
+                return result.map(|_| ());
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "no reply");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_slot_shows_its_value_until_the_next_arrives_and_keeps_it_on_an_error() {
+        let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+        let worker = Worker::spawn("cpu".parse().unwrap(), || {});
+        let mut slot = Slot::default();
+        slot.start(worker.submit("one", |_| Ok(1)));
+        settle(&mut slot).unwrap();
+        assert_eq!(slot.get(), Some(&1));
+        let (go, wait_for_go) = channel::<()>();
+        slot.start(worker.submit("two", move |_| {
+            wait_for_go.recv().unwrap();
+            Ok(2)
+        }));
+        assert!(slot.poll().is_none() && slot.computing());
+        assert_eq!(
+            slot.get(),
+            Some(&1),
+            "the old value shows while the next computes"
+        );
+        go.send(()).unwrap();
+        settle(&mut slot).unwrap();
+        assert_eq!(slot.get(), Some(&2));
+        slot.start(worker.submit("three", |_| Err("no".to_string())));
+        assert_eq!(settle(&mut slot), Err("no".to_string()));
+        assert_eq!(slot.get(), Some(&2), "an error keeps the value shown");
+        assert!(!slot.computing());
+        slot.clear();
+        assert!(slot.get().is_none() && !slot.computing());
     }
 
     /// A worker with an untrained ResNet-20 loaded.
