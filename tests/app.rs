@@ -564,23 +564,28 @@ fn the_app_and_the_cli_give_the_same_transfer_matrix() {
     assert_eq!(app, cli);
 }
 
-#[test]
-fn a_result_for_a_cleared_slot_never_arrives() {
-    let (_, mut h) = ready("cleared-slot");
-    h.state_mut().settings_mut().attack.steps = 1000;
-    h.state_mut().apply(Action::RunAttack);
+/// Starts `job`, picks the next gallery image while it computes, and waits until all is quiet.
+fn another_image_while_it_computes(h: &mut Harness<'_, RnaLensApp>, job: Action) {
+    h.state_mut().apply(job);
     let start = Instant::now();
     while !h.state().is_busy() {
         h.step();
         assert!(start.elapsed() < Duration::from_secs(30), "never started");
     }
-    // Another image clears the results and drops the attack's task: it stops, and its result,
-    // computed for the old image, is never shown.
     h.state_mut().apply(Action::SelectSample(1));
-    wait_idle(&mut h);
+    wait_idle(h);
     for _ in 0..10 {
         h.step();
     }
+}
+
+#[test]
+fn a_result_for_a_cleared_slot_never_arrives() {
+    let (_, mut h) = ready("cleared-slot");
+    h.state_mut().settings_mut().attack.steps = 1000;
+    // Another image clears the results and drops the attack's task: it stops, and its result,
+    // computed for the old image, is never shown.
+    another_image_while_it_computes(&mut h, Action::RunAttack);
     assert!(h.state().session().attack.is_none());
     assert_eq!(
         h.state().session().image.as_ref().unwrap().name,
@@ -600,17 +605,7 @@ fn a_views_own_result_for_the_previous_image_never_arrives() {
     wait_idle(&mut h);
     assert!(h.state().views().transfer.matrix().is_some());
     h.state_mut().settings_mut().attack.steps = 1000;
-    h.state_mut().apply(Action::Run(Tab::Transfer));
-    let start = Instant::now();
-    while !h.state().is_busy() {
-        h.step();
-        assert!(start.elapsed() < Duration::from_secs(30), "never started");
-    }
-    h.state_mut().apply(Action::SelectSample(1));
-    wait_idle(&mut h);
-    for _ in 0..10 {
-        h.step();
-    }
+    another_image_while_it_computes(&mut h, Action::Run(Tab::Transfer));
     assert!(h.state().views().transfer.matrix().is_none());
     assert_eq!(h.state().message(), None);
 }
