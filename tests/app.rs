@@ -830,6 +830,24 @@ fn the_lesson_walks_through_every_step_and_each_sentence_reads_the_result_on_scr
     h.get_by_label("Lesson").click();
     h.step();
     assert_eq!(h.state().lesson_status().unwrap().0, 6);
+    // Straight from the white box to the EOT step: its official side draws a random path
+    // again, not the path the white box pinned.
+    h.state_mut().apply(Action::GoToLessonStep(3));
+    lesson_sentence(&mut h, 3);
+    assert!(
+        h.state()
+            .session()
+            .attack
+            .as_ref()
+            .unwrap()
+            .config
+            .path
+            .is_some()
+    );
+    h.state_mut().apply(Action::GoToLessonStep(6));
+    lesson_sentence(&mut h, 6);
+    let c = h.state().views().compare.comparison().unwrap();
+    assert_eq!(c.official.config.path, None);
 }
 
 /// Snapshots of the Attack view after an attack at a projector's 1280×720, at 1920×1080, and at

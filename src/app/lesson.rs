@@ -354,6 +354,8 @@ impl RnaLensApp {
                 self.apply(Action::Run(Tab::Transfer));
             }
             LessonStep::Eot => {
+                // The paper's protocol on its official side: no path the white box pinned.
+                self.settings.attack.path = None;
                 self.settings.ensemble_paths = VOTERS;
                 self.views.compare.eot_paths = 10;
                 self.apply(Action::Run(Tab::Compare));
