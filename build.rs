@@ -1,6 +1,6 @@
 //! Link settings for the `rna-lens` binary.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 /// Identical code folding: generic code instantiated alike in many crates is kept once
@@ -21,7 +21,7 @@ fn main() {
 /// same rustc, target, rustflags and linker.
 fn linker_takes(flag: &str) -> bool {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
-    let out = Path::new(&var("OUT_DIR")).to_path_buf();
+    let out = PathBuf::from(var("OUT_DIR"));
     let source = out.join("link_probe.rs");
     if std::fs::write(&source, "fn main() {}\n").is_err() {
         return false;

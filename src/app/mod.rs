@@ -43,18 +43,12 @@ use script::Script;
 use session::{Action, CurrentImage, Session};
 use settings::{Settings, Tab};
 use sidebar::{Gallery, ImagePanel, ModelPanel};
-use view::{ViewContext, Views};
+use view::{Notice, ViewContext, Views};
 use widgets::Textures;
 use worker::{Live, ModelSource, Worker};
 
 /// Where the views' knobs are stored, beside the settings under `eframe::APP_KEY`.
 const VIEWS_KEY: &str = "views";
-
-/// A message for the user: errors and confirmations, shown until dismissed or replaced.
-struct Message {
-    text: String,
-    error: bool,
-}
 
 pub struct RnaLensApp {
     options: AppOptions,
@@ -65,7 +59,7 @@ pub struct RnaLensApp {
     textures: Textures,
     /// The heatmap is drawn by our WGSL shader when the app renders with wgpu.
     gpu_heatmap: bool,
-    message: Option<Message>,
+    message: Option<Notice>,
     live: Live,
     model_panel: ModelPanel,
     image_panel: ImagePanel,
@@ -101,7 +95,7 @@ impl RnaLensApp {
 
     /// The message shown to the user, if any.
     pub fn message(&self) -> Option<&str> {
-        self.message.as_ref().map(|m| m.text.as_str())
+        self.message.as_ref().map(Notice::text)
     }
 
     /// The running job's progress, as the views draw it.
@@ -123,17 +117,11 @@ impl RnaLensApp {
     }
 
     fn error(&mut self, text: impl Into<String>) {
-        self.message = Some(Message {
-            text: text.into(),
-            error: true,
-        });
+        self.message = Some(Notice::Error(text.into()));
     }
 
     fn info(&mut self, text: impl Into<String>) {
-        self.message = Some(Message {
-            text: text.into(),
-            error: false,
-        });
+        self.message = Some(Notice::Info(text.into()));
     }
 
     /// Applies one action. Public so tests and scripts can drive the app like a user.
@@ -269,12 +257,11 @@ impl eframe::App for RnaLensApp {
         egui::Panel::bottom("status").show(ui, |ui| {
             ui.horizontal(|ui| {
                 if let Some(m) = &self.message {
-                    let colour = if m.error {
-                        ui.visuals().error_fg_color
-                    } else {
-                        ui.visuals().text_color()
+                    let colour = match m {
+                        Notice::Error(_) => ui.visuals().error_fg_color,
+                        Notice::Info(_) => ui.visuals().text_color(),
                     };
-                    ui.colored_label(colour, &m.text);
+                    ui.colored_label(colour, m.text());
                     if ui.small_button("Dismiss").clicked() {
                         self.message = None;
                     }

@@ -12,10 +12,11 @@ use super::script::Script;
 use super::session::{Action, Session};
 use super::settings::{Settings, Tab};
 use super::sidebar::{Gallery, ImagePanel, ModelPanel};
+use super::view::Notice;
 use super::view::Views;
 use super::widgets::Textures;
 use super::worker::{Live, ModelSource, Worker};
-use super::{Message, RnaLensApp, VIEWS_KEY, heatmap};
+use super::{RnaLensApp, VIEWS_KEY, heatmap};
 
 /// How the app starts; the command line fills this in.
 #[derive(Clone, Debug, Default)]
@@ -104,7 +105,7 @@ impl RnaLensApp {
             gallery,
             textures: Textures::default(),
             gpu_heatmap,
-            message: shader_error.map(|text| Message { text, error: true }),
+            message: shader_error.map(Notice::Error),
             live: Live::default(),
             model_panel: ModelPanel,
             image_panel: ImagePanel,

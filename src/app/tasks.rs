@@ -3,8 +3,7 @@
 
 use super::RnaLensApp;
 use super::script::Script;
-use super::view::Notice;
-use super::worker::{ModelInfo, ModelSource, Task};
+use super::worker::{ModelInfo, ModelSource, finished};
 
 impl RnaLensApp {
     /// Takes in whatever the slots' tasks have finished.
@@ -39,13 +38,11 @@ impl RnaLensApp {
             Some(Err(e)) => self.error(format!("Ensemble query failed: {e}")),
             None => {}
         }
+        // A view's notice replaces the message, as the app's own do.
         let mut notices = Vec::new();
         self.views.for_each(|v| notices.extend(v.poll()));
-        for notice in notices {
-            match notice {
-                Notice::Info(text) => self.info(text),
-                Notice::Error(text) => self.error(text),
-            }
+        if let Some(last) = notices.pop() {
+            self.message = Some(last);
         }
     }
 
@@ -107,11 +104,4 @@ impl RnaLensApp {
             self.script = Script::Done;
         }
     }
-}
-
-/// A slot's result once its task has finished; the finished task leaves the slot.
-fn finished<T>(slot: &mut Option<Task<T>>) -> Option<Result<T, String>> {
-    let result = slot.as_mut()?.poll()?;
-    *slot = None;
-    Some(result)
 }

@@ -50,11 +50,20 @@ pub struct JobContext<'a> {
     pub worker: &'a Worker,
 }
 
-/// What a view's finished work has to tell the user in the status line.
+/// A line for the user in the status bar (from the app, or from a view's finished work): an
+/// error or a confirmation, shown until dismissed or replaced.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Notice {
     Info(String),
     Error(String),
+}
+
+impl Notice {
+    pub fn text(&self) -> &str {
+        match self {
+            Notice::Info(text) | Notice::Error(text) => text,
+        }
+    }
 }
 
 pub trait View {

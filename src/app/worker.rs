@@ -104,6 +104,13 @@ impl<T> Drop for Task<T> {
     }
 }
 
+/// A slot's result once its task has finished; the finished task leaves the slot.
+pub(super) fn finished<T>(slot: &mut Option<Task<T>>) -> Option<Result<T, String>> {
+    let result = slot.as_mut()?.poll()?;
+    *slot = None;
+    Some(result)
+}
+
 /// A result a view shows and the task computing the next one: the view that asked owns both,
 /// so clearing it (a new image or model) drops the task and a stale result cannot arrive.
 pub struct Slot<T> {
@@ -141,9 +148,7 @@ impl<T> Slot<T> {
     /// Takes in the task's result once it is there: a value replaces the shown one, an error
     /// comes back for the status line.
     pub fn poll(&mut self) -> Option<Result<&T, String>> {
-        let result = self.task.as_mut()?.poll()?;
-        self.task = None;
-        match result {
+        match finished(&mut self.task)? {
             Ok(value) => Some(Ok(self.value.insert(value))),
             Err(e) => Some(Err(e)),
         }
