@@ -7,6 +7,7 @@ use burn::tensor::Device;
 
 use rna_lens::model::file;
 use rna_lens::model::norm::NormKind;
+use rna_lens::train::TrainConfig;
 
 fn asset(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -52,5 +53,22 @@ fn each_shipped_model_has_a_card_with_every_protocol_and_its_sample_size() {
             );
         }
         assert_eq!(card["protocols"]["natural"]["images"], 10000, "{name}");
+    }
+}
+
+/// The recipe beside each model is the one it was trained with: what its file recorded when it
+/// was trained (in /255, as configs were written then) is the same run as the recipe now reads
+/// (budgets as fractions), so `train --config` on it reproduces the model's training.
+#[test]
+fn each_shipped_recipe_is_the_one_its_model_records() {
+    for name in ["rna-resnet20", "bn-resnet20"] {
+        let model = file::load(&asset(&format!("{name}.safetensors")), &Device::flex()).unwrap();
+        let recorded: TrainConfig =
+            serde_json::from_value(model.config().provenance.training_config.clone().unwrap())
+                .unwrap();
+        let text = std::fs::read_to_string(asset(&format!("{name}.train.json"))).unwrap();
+        let recipe: TrainConfig = serde_json::from_str(&text).unwrap();
+        assert_eq!(recipe, recorded, "{name}");
+        assert_eq!(recipe.attack.eps, 8.0 / 255.0, "{name}");
     }
 }

@@ -1,4 +1,7 @@
-//! What reaches the app from outside its views: the keyboard and the renderer's errors.
+//! What reaches the app from outside its views: the keyboard, file dialogs and the renderer's
+//! errors.
+
+use std::path::PathBuf;
 
 use egui::Key;
 
@@ -47,4 +50,20 @@ impl RnaLensApp {
             self.error(last);
         }
     }
+}
+
+/// The model files the app opens: ours, and the official release's PyTorch checkpoints.
+pub(super) fn pick_model_file() -> Option<PathBuf> {
+    rfd::FileDialog::new()
+        .add_filter("model", &["safetensors", "pth", "pt"])
+        .pick_file()
+}
+
+pub(super) fn pick_image_file() -> Option<PathBuf> {
+    rfd::FileDialog::new()
+        .add_filter(
+            "image",
+            &["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"],
+        )
+        .pick_file()
 }

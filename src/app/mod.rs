@@ -34,7 +34,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 use std::time::Instant;
 
-use egui::{RichText, Ui};
+use egui::Ui;
 
 use attack_panel::AttackPanel;
 use frames::FrameStats;
@@ -131,10 +131,7 @@ impl RnaLensApp {
                 self.session.pending.model = Some(self.worker.load_model(source));
             }
             Action::OpenModelDialog => {
-                if let Some(path) = rfd::FileDialog::new()
-                    .add_filter("model", &["safetensors", "pth", "pt"])
-                    .pick_file()
-                {
+                if let Some(path) = input::pick_model_file() {
                     self.apply(Action::LoadModel(ModelSource::File(path)));
                 }
             }
@@ -146,13 +143,7 @@ impl RnaLensApp {
                 self.load_image_async(name, Ok(path));
             }
             Action::OpenImageDialog => {
-                if let Some(path) = rfd::FileDialog::new()
-                    .add_filter(
-                        "image",
-                        &["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"],
-                    )
-                    .pick_file()
-                {
+                if let Some(path) = input::pick_image_file() {
                     self.apply(Action::LoadImage(path));
                 }
             }
@@ -256,61 +247,14 @@ impl eframe::App for RnaLensApp {
         let mut actions = Vec::new();
         egui::Panel::bottom("status").show(ui, |ui| {
             ui.horizontal(|ui| {
-                if let Some(m) = &self.message {
-                    let colour = match m {
-                        Notice::Error(_) => ui.visuals().error_fg_color,
-                        Notice::Info(_) => ui.visuals().text_color(),
-                    };
-                    ui.colored_label(colour, m.text());
-                    if ui.small_button("Dismiss").clicked() {
-                        self.message = None;
-                    }
-                } else {
-                    ui.label(
-                        RichText::new("Space run · Esc cancel · R resample path · F9 side panels · F11 full screen")
-                            .small(),
-                    );
-                }
+                view::status_ui(ui, &mut self.message);
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     self.settings.presentation.ui(ui);
                 });
             });
         });
         if self.settings.presentation.side_panels {
-            // Each side at most a quarter of the window, scrolling inside rather than covering
-            // the view when the window is narrow or zoomed.
-            let side_max = 0.25 * ui.available_width();
-            egui::Panel::left("left")
-                .default_size(240.0_f32.min(side_max))
-                .max_size(side_max)
-                .show(ui, |ui| {
-                    egui::ScrollArea::both().show(ui, |ui| {
-                        self.model_panel.ui(ui, &self.session, busy, &mut actions);
-                        ui.separator();
-                        self.image_panel.ui(
-                            ui,
-                            &self.session,
-                            &self.gallery,
-                            &mut self.textures,
-                            &mut actions,
-                        );
-                    });
-                });
-            egui::Panel::right("right")
-                .default_size(280.0_f32.min(side_max))
-                .max_size(side_max)
-                .show(ui, |ui| {
-                    egui::ScrollArea::both().show(ui, |ui| {
-                        self.attack_panel.ui(
-                            ui,
-                            &mut self.settings.attack,
-                            &self.session,
-                            busy,
-                            &self.live,
-                            &mut actions,
-                        );
-                    });
-                });
+            self.side_panels_ui(ui, busy, &mut actions);
         }
         egui::CentralPanel::default_margins().show(ui, |ui| self.central_ui(ui, &mut actions));
 

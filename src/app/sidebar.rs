@@ -1,9 +1,10 @@
-//! The left side: which model, and which image.
+//! The side panels: which model and which image on the left, the attack on the right.
 
 use egui::{RichText, Ui, Vec2};
 
 use crate::data::preprocess::{UserImage, decode_image};
 
+use super::RnaLensApp;
 use super::session::{Action, Session};
 use super::widgets::Textures;
 use super::worker::ModelSource;
@@ -213,6 +214,46 @@ impl ImagePanel {
                         ui.end_row();
                     }
                 }
+            });
+    }
+}
+
+impl RnaLensApp {
+    /// Model and image on the left, the attack on the right.
+    pub(super) fn side_panels_ui(&mut self, ui: &mut Ui, busy: bool, actions: &mut Vec<Action>) {
+        // Each side at most a quarter of the window, scrolling inside rather than covering
+        // the view when the window is narrow or zoomed.
+        let side_max = 0.25 * ui.available_width();
+        egui::Panel::left("left")
+            .default_size(240.0_f32.min(side_max))
+            .max_size(side_max)
+            .show(ui, |ui| {
+                egui::ScrollArea::both().show(ui, |ui| {
+                    self.model_panel.ui(ui, &self.session, busy, actions);
+                    ui.separator();
+                    self.image_panel.ui(
+                        ui,
+                        &self.session,
+                        &self.gallery,
+                        &mut self.textures,
+                        actions,
+                    );
+                });
+            });
+        egui::Panel::right("right")
+            .default_size(280.0_f32.min(side_max))
+            .max_size(side_max)
+            .show(ui, |ui| {
+                egui::ScrollArea::both().show(ui, |ui| {
+                    self.attack_panel.ui(
+                        ui,
+                        &mut self.settings.attack,
+                        &self.session,
+                        busy,
+                        &self.live,
+                        actions,
+                    );
+                });
             });
     }
 }

@@ -66,6 +66,27 @@ impl Notice {
     }
 }
 
+/// The status line: the message with a way to dismiss it, or the keys when there is none.
+pub fn status_ui(ui: &mut Ui, message: &mut Option<Notice>) {
+    let Some(m) = message else {
+        ui.label(
+            egui::RichText::new(
+                "Space run · Esc cancel · R resample path · F9 side panels · F11 full screen",
+            )
+            .small(),
+        );
+        return;
+    };
+    let colour = match m {
+        Notice::Error(_) => ui.visuals().error_fg_color,
+        Notice::Info(_) => ui.visuals().text_color(),
+    };
+    ui.colored_label(colour, m.text());
+    if ui.small_button("Dismiss").clicked() {
+        *message = None;
+    }
+}
+
 pub trait View {
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewContext<'_>);
 
