@@ -29,6 +29,13 @@ fn exit_on_usage_error(e: clap::Error) -> ! {
     ) {
         e.exit();
     }
+    // The engine's parsers say what they refused in a sentence of their own.
+    if let Some(refused) =
+        std::error::Error::source(&e).and_then(|s| s.downcast_ref::<cli::Refused>())
+    {
+        eprintln!("error: {refused}");
+        std::process::exit(1);
+    }
     // The message is the first paragraph (it may list missing arguments on indented lines).
     let rendered = e.to_string();
     let message = rendered

@@ -631,6 +631,49 @@ fn eval_reports_one_number_per_protocol() {
     std::fs::remove_dir_all(data).unwrap();
 }
 
+/// Typed arguments are refused by the engine's own parsers, before any model loads, with the
+/// sentence those parsers write (clap's "invalid value … for …" would repeat the value), and
+/// the exit code of every other refused input, 1; clap's own usage errors keep code 2.
+#[test]
+fn a_refused_typed_argument_is_the_engines_sentence_alone() {
+    let out = rna_lens(&[
+        "info",
+        "--model",
+        "/nowhere/missing.safetensors",
+        "--device",
+        "tpu",
+    ]);
+    assert_eq!(
+        one_line_error(&out),
+        "error: unknown device 'tpu': expected auto, cpu, wgpu or wgpu:N"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let out = rna_lens(&[
+        "attack",
+        "--arch",
+        "resnet20",
+        "--image",
+        SAMPLE,
+        "--policy",
+        "sometimes",
+        "--out",
+        "unused",
+    ]);
+    assert_eq!(
+        one_line_error(&out),
+        "error: unknown path policy 'sometimes': expected fixed, official, resample or eot:K"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let out = rna_lens(&["bench", "--only", "pgd20_fixed,everything"]);
+    assert!(
+        one_line_error(&out).starts_with("error: unknown measurement 'everything': expected"),
+        "{out:?}"
+    );
+    let out = rna_lens(&["info", "--arch", "resnet20", "--init-seed", "x"]);
+    assert!(one_line_error(&out).contains("--init-seed"));
+    assert_eq!(out.status.code(), Some(2));
+}
+
 #[test]
 fn eval_goes_on_from_its_checkpoint_and_prints_progress_without_a_terminal() {
     let data = tiny_cifar("eval-checkpoint");

@@ -3,10 +3,13 @@ use std::path::Path;
 use clap::Args;
 use serde::Serialize;
 
+use rna_lens::attack::Pairing;
 use rna_lens::bench::{BenchSettings, Measure, Measurement, measure};
 use rna_lens::device::{self, DeviceChoice};
 use rna_lens::model::norm::parse_norm_list;
 use rna_lens::model::{Architecture, ModelConfig, RnaModel, file};
+
+use super::common::typed;
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -18,8 +21,8 @@ pub struct BenchArgs {
     #[arg(long, default_value = "bn,gnr_1")]
     norms: String,
     /// Measurements to run, comma-separated (default: all).
-    #[arg(long)]
-    only: Option<String>,
+    #[arg(long, value_delimiter = ',', value_parser = typed::<Measure>)]
+    only: Vec<Measure>,
     /// Timed runs per measurement, after one warm-up run; the median is reported.
     #[arg(long, default_value_t = 5)]
     repeats: usize,
@@ -30,14 +33,14 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 2)]
     train_attack_steps: usize,
     /// Path pairing of `pgd20_eval`: image (default) or batch.
-    #[arg(long, default_value = "image")]
-    pairing: String,
+    #[arg(long, default_value = "image", value_parser = typed::<Pairing>)]
+    pairing: Pairing,
     /// CPU threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
     /// Where to compute: auto, cpu, wgpu, wgpu:N.
-    #[arg(long, default_value = "auto")]
-    device: String,
+    #[arg(long, default_value = "auto", value_parser = typed::<DeviceChoice>)]
+    device: DeviceChoice,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -68,20 +71,20 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             .build_global()
             .map_err(|e| anyhow::anyhow!("setting {n} threads: {e}"))?;
     }
-    let measures: Vec<Measure> = match &args.only {
-        Some(list) => list.split(',').map(str::parse).collect::<Result<_, _>>()?,
-        None => Measure::ALL.to_vec(),
+    let measures = if args.only.is_empty() {
+        Measure::ALL.to_vec()
+    } else {
+        args.only.clone()
     };
     let settings = BenchSettings {
         repeats: args.repeats,
         warmup: args.warmup,
         train_attack_steps: args.train_attack_steps,
-        pairing: args.pairing.parse().map_err(anyhow::Error::msg)?,
+        pairing: args.pairing,
         ..BenchSettings::default()
     };
     settings.validate()?;
-    let choice: DeviceChoice = args.device.parse().map_err(anyhow::Error::msg)?;
-    let device = device::select(choice)?;
+    let device = device::select(args.device)?;
     let threads = rayon::current_num_threads();
     if !args.json {
         println!(

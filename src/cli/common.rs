@@ -1,16 +1,41 @@
 //! Arguments shared by subcommands: which model, on which device.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use anyhow::Context;
 use clap::Args;
 
 use rna_lens::assets::ModelSource;
-use rna_lens::attack::{AttackConfig, AttackKind, parse_budget};
+use rna_lens::attack::policy::{Pairing, PathPolicy};
+use rna_lens::attack::{AttackConfig, AttackKind, LossKind, parse_budget};
 use rna_lens::data::{ImageSet, Split, load_dataset};
 use rna_lens::device::{self, ComputeDevice, DeviceChoice};
 use rna_lens::model::norm::parse_norm_list;
 use rna_lens::model::{Architecture, ModelConfig, RnaModel};
+
+/// A value the engine's own parser refused. Its message already names the value and what is
+/// expected, so `main` prints it as it is rather than inside clap's sentence: typed arguments
+/// keep the one-line errors they had when they were parsed after clap.
+#[derive(Debug)]
+pub struct Refused(String);
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The engine's `FromStr` as a clap value parser.
+pub fn typed<T: FromStr>(text: &str) -> Result<T, Refused>
+where
+    T::Err: fmt::Display,
+{
+    text.parse().map_err(|e: T::Err| Refused(e.to_string()))
+}
 
 #[derive(Args, Clone, Debug)]
 pub struct ModelArgs {
@@ -29,14 +54,13 @@ pub struct ModelArgs {
     #[arg(long, default_value_t = 0, requires = "arch")]
     pub init_seed: u64,
     /// Where to compute: auto (a real GPU if present, else CPU), cpu, wgpu, wgpu:N.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    #[arg(long, default_value = "auto", value_parser = typed::<DeviceChoice>)]
+    pub device: DeviceChoice,
 }
 
 impl ModelArgs {
     pub fn device(&self) -> anyhow::Result<ComputeDevice> {
-        let choice: DeviceChoice = self.device.parse().map_err(anyhow::Error::msg)?;
-        Ok(device::select(choice)?)
+        Ok(device::select(self.device)?)
     }
 
     pub fn load(&self, device: &ComputeDevice) -> anyhow::Result<RnaModel> {
@@ -75,8 +99,8 @@ pub struct AttackArgs {
         "no_random_start", "loss", "target", "policy", "pairing", "path"])]
     pub settings: Option<PathBuf>,
     /// fgsm, pgd, pgd-l2, mifgsm, apgd-ce, apgd-dlr, autoattack-rand or arc.
-    #[arg(long, default_value = "pgd")]
-    pub attack: String,
+    #[arg(long, default_value = "pgd", value_parser = typed::<AttackKind>)]
+    pub attack: AttackKind,
     /// Budget ε. L∞: a plain number ≥ 1 is in /255 (`8` = 8/255), one below 1 a fraction
     /// (`0.0314`, at most 32/255), or explicit (`8/255`). L2: taken literally (`0.5`; `N/255`
     /// also works). Ambiguous values are refused.
@@ -96,18 +120,18 @@ pub struct AttackArgs {
     #[arg(long)]
     pub no_random_start: bool,
     /// ce, cw or dlr.
-    #[arg(long)]
-    pub loss: Option<String>,
+    #[arg(long, value_parser = typed::<LossKind>)]
+    pub loss: Option<LossKind>,
     /// Targeted attack towards this class (name or index).
     #[arg(long)]
     pub target: Option<String>,
     /// fixed, official, resample or eot:K.
-    #[arg(long)]
-    pub policy: Option<String>,
+    #[arg(long, value_parser = typed::<PathPolicy>)]
+    pub policy: Option<PathPolicy>,
     /// image: every image draws its own attacker and defender paths (default); batch: one pair
     /// per batch, as the official evaluation code does.
-    #[arg(long)]
-    pub pairing: Option<String>,
+    #[arg(long, value_parser = typed::<Pairing>)]
+    pub pairing: Option<Pairing>,
     /// The attacker's path in text form (see `predict` or `info`); drawn from the seed if absent.
     #[arg(long)]
     pub path: Option<String>,
@@ -120,7 +144,7 @@ impl AttackArgs {
         if let Some(file) = &self.settings {
             return settings_from_file(file, model);
         }
-        let kind: AttackKind = self.attack.parse().map_err(anyhow::Error::msg)?;
+        let kind = self.attack;
         let mut c = AttackConfig::preset(kind);
         let budget = |t: &String, what: &str| {
             parse_budget(t, kind.norm()).map_err(|e| anyhow::anyhow!("{what}: {e}"))
@@ -143,14 +167,14 @@ impl AttackArgs {
         if self.random_start || self.no_random_start {
             c.random_start = self.random_start;
         }
-        if let Some(l) = &self.loss {
-            c.loss = l.parse().map_err(anyhow::Error::msg)?;
+        if let Some(l) = self.loss {
+            c.loss = l;
         }
         if let Some(p) = &self.policy {
-            c.policy = p.parse().map_err(anyhow::Error::msg)?;
+            c.policy = p.clone();
         }
-        if let Some(p) = &self.pairing {
-            c.pairing = p.parse().map_err(anyhow::Error::msg)?;
+        if let Some(p) = self.pairing {
+            c.pairing = p;
         }
         if let Some(t) = &self.target {
             c.target = Some(resolve_class(model, t)?);
@@ -222,15 +246,14 @@ pub struct DataArgs {
     /// Data set folder: CIFAR-10 binary (cifar-10-batches-bin) or an image-folder tree.
     #[arg(long)]
     pub data: PathBuf,
-    #[arg(long, default_value = "test")]
-    pub split: String,
+    #[arg(long, default_value = "test", value_parser = typed::<Split>)]
+    pub split: Split,
 }
 
 impl DataArgs {
     /// Loads the split with the model's class list, so labels index the model's classes.
     pub fn load(&self, model: &RnaModel) -> anyhow::Result<ImageSet> {
-        let split: Split = self.split.parse().map_err(anyhow::Error::msg)?;
-        load_dataset(&self.data, split, Some(&model.config().class_names))
+        load_dataset(&self.data, self.split, Some(&model.config().class_names))
             .with_context(|| format!("loading {}", self.data.display()))
     }
 }

@@ -72,9 +72,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 )
             })
             .collect(),
-        None if args.attack.attack == "none" => vec![("natural".into(), None)],
         None => vec![(
-            args.attack.attack.clone(),
+            args.attack.attack.to_string(),
             Some(args.attack.config(&model)?),
         )],
     };
@@ -93,10 +92,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let pairing: Pairing = match &args.attack.pairing {
-        Some(p) => p.parse().map_err(anyhow::Error::msg)?,
-        None => Pairing::Image,
-    };
+    let pairing = args.attack.pairing.unwrap_or(Pairing::Image);
     let data = args.data.load(&model)?;
     let data = match args.limit {
         Some(n) => data.sample(n, 0),
@@ -207,7 +203,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         let context = CardContext {
             model: args.model.model.clone(),
             data: args.data.data.clone(),
-            split: args.data.split.clone(),
+            split: args.data.split.to_string(),
             seed: args.attack.seed,
             pairing,
             randomized,

@@ -4,6 +4,9 @@ use clap::Args;
 
 use rna_lens::app::settings::Tab;
 use rna_lens::app::{AppOptions, run};
+use rna_lens::device::DeviceChoice;
+
+use super::common::typed;
 
 #[derive(Args, Default)]
 pub struct GuiArgs {
@@ -25,9 +28,9 @@ pub struct GuiArgs {
     /// Close the window after the screenshot (or once ready).
     #[arg(long)]
     exit: bool,
-    /// Where to compute: auto (default), cpu, wgpu, wgpu:N.
-    #[arg(long)]
-    device: Option<String>,
+    /// Where to compute: auto (a real GPU if present, else CPU), cpu, wgpu, wgpu:N.
+    #[arg(long, default_value = "auto", value_parser = typed::<DeviceChoice>)]
+    device: DeviceChoice,
     /// Print frame-time statistics when the window closes (repaints continuously).
     #[arg(long)]
     frame_stats: bool,
@@ -60,12 +63,6 @@ fn zoom(text: &str) -> Result<f32, String> {
 }
 
 pub fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
-    let device = args
-        .device
-        .as_deref()
-        .unwrap_or("auto")
-        .parse()
-        .map_err(anyhow::Error::msg)?;
     if let Some(path) = &args.screenshot
         && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
     {
@@ -82,7 +79,7 @@ pub fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
         screenshot: args.screenshot,
         exit: args.exit,
         view: args.view,
-        device,
+        device: args.device,
         frame_stats: args.frame_stats,
         fresh_settings: args.fresh_settings,
         lesson: (args.lesson || args.lesson_step.is_some())

@@ -13,6 +13,8 @@ mod predict;
 mod train;
 mod transfer;
 
+pub use common::Refused;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]

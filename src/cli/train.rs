@@ -10,6 +10,8 @@ use rna_lens::data::{Split, load_dataset};
 use rna_lens::device::{self, DeviceChoice};
 use rna_lens::train::{EpochLog, TrainConfig, Trainer};
 
+use super::common::typed;
+
 #[derive(Args)]
 pub struct TrainArgs {
     /// Training configuration (JSON); see assets/models/*.train.json for the shipped recipes.
@@ -28,13 +30,12 @@ pub struct TrainArgs {
     #[arg(long)]
     model_out: Option<PathBuf>,
     /// auto, cpu, wgpu or wgpu:N.
-    #[arg(long, default_value = "auto")]
-    device: String,
+    #[arg(long, default_value = "auto", value_parser = typed::<DeviceChoice>)]
+    device: DeviceChoice,
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let choice: DeviceChoice = args.device.parse().map_err(anyhow::Error::msg)?;
-    let device = device::select(choice)?;
+    let device = device::select(args.device)?;
     eprintln!("device: {}", device.description);
     let data = load_dataset(&args.data, Split::Train, None).context("loading training data")?;
     eprintln!(
