@@ -1,5 +1,6 @@
-//! Images the user brings: files and dropped bytes, decoded off the UI thread (large photos take
-//! a while, and the compute thread may be busy with an attack).
+//! The current image: gallery samples, and images the user brings (files and dropped bytes,
+//! decoded off the UI thread: large photos take a while, and the compute thread may be busy
+//! with an attack). A new image clears every result.
 
 use std::path::PathBuf;
 use std::sync::mpsc::channel;
@@ -10,6 +11,30 @@ use super::RnaLensApp;
 use super::session::{Action, CurrentImage};
 
 impl RnaLensApp {
+    pub(super) fn load_image_file(&mut self, path: PathBuf) {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.load_image_async(name, Ok(path));
+    }
+
+    pub(super) fn set_image(&mut self, image: CurrentImage) {
+        self.session.image = Some(image);
+        self.clear_results();
+        self.message = None;
+    }
+
+    /// Every result belongs to one model and one image: a new one of either clears them all,
+    /// with the work still computing for them.
+    pub(super) fn clear_results(&mut self) {
+        self.session.clear_results();
+        self.views.for_each(|v| {
+            v.forget_results();
+            v.results_changed();
+        });
+    }
+
     /// Decodes an image file (or dropped bytes) on a short-lived thread: large photos take
     /// a while, and the model's worker may be busy with an attack.
     pub(super) fn load_image_async(&mut self, name: String, source: Result<PathBuf, Vec<u8>>) {

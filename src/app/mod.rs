@@ -11,6 +11,7 @@ mod frames;
 pub mod heatmap;
 mod images;
 mod input;
+mod inspect;
 mod jobs;
 pub mod layer_view;
 pub mod lesson;
@@ -38,7 +39,6 @@ use egui::Ui;
 
 use attack_panel::AttackPanel;
 use frames::FrameStats;
-use path_view::PathView;
 use script::Script;
 use session::{Action, CurrentImage, Session};
 use settings::{Settings, Tab};
@@ -79,43 +79,6 @@ pub struct RnaLensApp {
 }
 
 impl RnaLensApp {
-    /// Read access for tests and scripts.
-    pub fn session(&self) -> &Session {
-        &self.session
-    }
-
-    pub fn settings_mut(&mut self) -> &mut Settings {
-        &mut self.settings
-    }
-
-    /// Whether anything is computing or loading.
-    pub fn is_busy(&self) -> bool {
-        self.worker.busy() || self.loading_image.is_some()
-    }
-
-    /// The message shown to the user, if any.
-    pub fn message(&self) -> Option<&str> {
-        self.message.as_ref().map(Notice::text)
-    }
-
-    /// The running job's progress, as the views draw it.
-    pub fn live(&self) -> &Live {
-        &self.live
-    }
-
-    pub fn path_view(&self) -> &PathView {
-        &self.views.paths
-    }
-
-    /// The central views, with their knobs and the results they own (for tests and scripts).
-    pub fn views(&self) -> &Views {
-        &self.views
-    }
-
-    pub fn views_mut(&mut self) -> &mut Views {
-        &mut self.views
-    }
-
     fn error(&mut self, text: impl Into<String>) {
         self.message = Some(Notice::Error(text.into()));
     }
@@ -135,13 +98,7 @@ impl RnaLensApp {
                     self.apply(Action::LoadModel(ModelSource::File(path)));
                 }
             }
-            Action::LoadImage(path) => {
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                self.load_image_async(name, Ok(path));
-            }
+            Action::LoadImage(path) => self.load_image_file(path),
             Action::OpenImageDialog => {
                 if let Some(path) = input::pick_image_file() {
                     self.apply(Action::LoadImage(path));
@@ -166,22 +123,6 @@ impl RnaLensApp {
             Action::GoToLessonStep(step) => self.go_to_lesson_step(step),
             Action::LeaveLesson => self.settings.lesson.active = false,
         }
-    }
-
-    fn set_image(&mut self, image: CurrentImage) {
-        self.session.image = Some(image);
-        self.clear_results();
-        self.message = None;
-    }
-
-    /// Every result belongs to one model and one image: a new one of either clears them all,
-    /// with the work still computing for them.
-    fn clear_results(&mut self) {
-        self.session.clear_results();
-        self.views.for_each(|v| {
-            v.forget_results();
-            v.results_changed();
-        });
     }
 
     fn central_ui(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
