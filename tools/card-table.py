@@ -3,8 +3,8 @@ model card's Markdown table, with the intervals `eval` computed (over images wit
 image, over batches with one pair per batch).
 
 Usage: python3 tools/card-table.py MODEL.safetensors NATURAL.json [MORE.json ...]
-NATURAL.json holds natural accuracy (and the headline PGD-20) on the whole split; a `natural` row in the other files (on
-the attacked subset) is kept as `natural-subset`. Missing files are skipped.
+NATURAL.json holds natural accuracy (and the headline PGD-20) on the whole split; a `natural`
+row in the other files (on the attacked subset) is kept as `natural-subset`. Missing files are skipped.
 """
 import json
 import os

@@ -19,36 +19,39 @@
 #   each of 4 IN-heavy (15% BN) and 4 BN-heavy (85% BN) paths, on 256 test images all 8 paths
 #   classify right, tested on all 8; written to MODEL.transfer.json and printed by group.
 #   The stages run side by side, one process each. Each records its finished batches in
-#   $CHECKPOINTS (default ~/.cache/rna-lens/eval-card/MODEL-SEED-SUBSET-AA_LIMIT), so after an
-#   interruption the same command goes on where it stopped.
+#   $CHECKPOINTS (default ~/.cache/rna-lens/eval-card/MODEL-SEED-SUBSET-AA_LIMIT; the whole-split
+#   stage in MODEL-SEED-whole), so after an interruption the same command goes on where it stopped.
 set -euo pipefail
 model="$1"; data="$2"; limit="${3:-1000}"; aa_limit="${4:-1000}"; seed="${5:-0}"
 sanity_limit="${SANITY_LIMIT:-100}"
 bin="${RNA_LENS:-cargo run --release --quiet --}"
 out=$(mktemp -d)
 checkpoints="${CHECKPOINTS:-$HOME/.cache/rna-lens/eval-card/$(basename "$model" .safetensors)-$seed-$limit-$aa_limit}"
-mkdir -p "$checkpoints"
+# The whole-split stage depends on neither SUBSET nor AA_LIMIT: its journal is kept apart.
+whole="${checkpoints%-$limit-$aa_limit}-whole"
+mkdir -p "$checkpoints" "$whole"
 subset=(); [ "$limit" != all ] && subset=(--limit "$limit")
 random=$($bin info --model "$model" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(len(d["candidates"]) > 1 and len(d["random_layers"]) > 0))')
 # eval_json STAGE ARGS...: one stage, resumable from its own checkpoint file.
 eval_json() {
   local stage="$1"; shift
-  $bin eval --model "$model" --data "$data" --seed "$seed" --json --checkpoint "$checkpoints/$stage.jsonl" "$@"
+  local dir="$checkpoints"; [ "$stage" = natural ] && dir="$whole"
+  $bin eval --model "$model" --data "$data" --seed "$seed" --json --checkpoint "$dir/$stage.jsonl" "$@"
 }
 
 eval_json natural --preset natural,pgd20 > "$out/natural.json" &
 if [ "$random" = 1 ]; then
-  eval_json attacks "${subset[@]}" --preset natural,fgsm,mifgsm,pgd20-fixed > "$out/attacks.json" &
-  eval_json eot "${subset[@]}" --preset eot-pgd20 > "$out/eot.json" &
+  eval_json attacks ${subset[@]+"${subset[@]}"} --preset natural,fgsm,mifgsm,pgd20-fixed > "$out/attacks.json" &
+  eval_json eot ${subset[@]+"${subset[@]}"} --preset eot-pgd20 > "$out/eot.json" &
   [ "$aa_limit" != 0 ] && eval_json aa --limit "$aa_limit" --preset autoattack-rand,arc,square > "$out/aa.json" &
 else
-  eval_json attacks "${subset[@]}" --preset natural,fgsm,mifgsm > "$out/attacks.json" &
+  eval_json attacks ${subset[@]+"${subset[@]}"} --preset natural,fgsm,mifgsm > "$out/attacks.json" &
   [ "$aa_limit" != 0 ] && eval_json aa --limit "$aa_limit" --preset autoattack-standard > "$out/aa.json" &
 fi
 [ "$sanity_limit" != 0 ] && eval_json sanity --limit "$sanity_limit" --preset sanity > "$out/sanity.json" &
 for job in $(jobs -p); do wait "$job"; done
 # The same PGD-20 scored on 32 defender paths per image (mean, vote, worst case), after the rest.
-eval_json paths "${subset[@]}" --preset pgd20 --defender-paths 32 \
+eval_json paths ${subset[@]+"${subset[@]}"} --preset pgd20 --defender-paths 32 \
   | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d["protocols"]; p["pgd20-32-defenders"]=p.pop("pgd20"); d["accuracy"]={"pgd20-32-defenders": d["accuracy"]["pgd20"]}; json.dump(d,sys.stdout)' \
   > "$out/paths.json"
 

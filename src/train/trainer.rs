@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor};
 
-use crate::attack::config::describe_budget;
 use crate::attack::loss::{cross_entropy, one_hot};
 use crate::attack::pgd::{self, Objective, StepEval};
 use crate::data::{ImageSet, augment::random_crop_flip, batch_to_tensor};
@@ -166,7 +165,7 @@ impl Trainer {
                 one_hot: targets.clone(),
             };
             pgd::run(
-                &config.attack,
+                &config.attack_config(),
                 &batch,
                 &mut objective,
                 &mut rng,
@@ -249,17 +248,20 @@ impl Trainer {
 
     fn summary(&self, epoch: usize) -> String {
         let c = &self.state.config;
-        let a = &c.attack;
-        let start = match a.start_radius {
-            Some(r) => format!(", noise {}", describe_budget(r, a.norm)),
+        let start = match c.attack.noise {
+            Some(r) => format!(", noise {r}/255"),
             None => String::new(),
         };
-        let unprojected = if a.project { "" } else { ", not projected" };
+        let unprojected = if c.attack.project {
+            ""
+        } else {
+            ", not projected"
+        };
         format!(
-            "PGD-AT ({}-step, ε {}, α {}{start}{unprojected}), epoch {epoch} of {}, batch {}, SGD lr {} ({}), best of {} held-out training images by PGD-{} robust accuracy",
-            a.steps,
-            describe_budget(a.eps, a.norm),
-            describe_budget(a.alpha, a.norm),
+            "PGD-AT ({}-step, ε {}/255, α {}/255{start}{unprojected}), epoch {epoch} of {}, batch {}, SGD lr {} ({}), best of {} held-out training images by PGD-{} robust accuracy",
+            c.attack.steps,
+            c.attack.eps,
+            c.attack.alpha,
             c.epochs,
             c.batch_size,
             c.lr,
