@@ -56,8 +56,9 @@ fn each_shipped_model_has_a_card_with_every_protocol_and_its_sample_size() {
     }
 }
 
-/// The recipe beside each model is the one it was trained with, so `train --config` on it
-/// reproduces the model's training.
+/// The recipe beside each model is the one it was trained with: what its file recorded when it
+/// was trained (in /255, as configs were written then) is the same run as the recipe now reads
+/// (budgets as fractions), so `train --config` on it reproduces the model's training.
 #[test]
 fn each_shipped_recipe_is_the_one_its_model_records() {
     for name in ["rna-resnet20", "bn-resnet20"] {
@@ -68,5 +69,6 @@ fn each_shipped_recipe_is_the_one_its_model_records() {
         let text = std::fs::read_to_string(asset(&format!("{name}.train.json"))).unwrap();
         let recipe: TrainConfig = serde_json::from_str(&text).unwrap();
         assert_eq!(recipe, recorded, "{name}");
+        assert_eq!(recipe.attack.eps, 8.0 / 255.0, "{name}");
     }
 }

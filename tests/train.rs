@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::tensor::Device;
+use rna_lens::attack::pgd::PgdConfig;
 use rna_lens::data::ImageSet;
 use rna_lens::rng::SeededRng;
-use rna_lens::train::{Schedule, TrainAttack, TrainConfig, Trainer};
+use rna_lens::train::{Schedule, TrainConfig, Trainer};
 
 /// Ten classes, each a colour with a brighter square at a class-specific place, plus noise.
 fn generated_data(n: usize) -> ImageSet {
@@ -48,12 +49,10 @@ fn config() -> TrainConfig {
         lr: 0.05,
         schedule: Schedule::Cosine { warmup_epochs: 0.0 },
         // N-FGSM: a start outside the ε-ball and no projection, so resumption covers it too.
-        attack: TrainAttack {
-            eps: 2.0,
-            alpha: 2.0,
-            steps: 1,
-            noise: Some(4.0),
+        attack: PgdConfig {
+            start_radius: Some(4.0 / 255.0),
             project: false,
+            ..PgdConfig::linf(2.0 / 255.0, 2.0 / 255.0, 1)
         },
         holdout: 16,
         holdout_pgd_steps: 1,

@@ -1,32 +1,54 @@
 //! A training run as data: the recipe, its attack, and the checks a config must pass.
 
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::attack::pgd::PgdConfig;
+use crate::attack::pgd::{Norm, PgdConfig};
 use crate::model::{Architecture, norm::NormKind};
 
 use super::schedule::Schedule;
 
-/// The attack that generates training examples. One step with α = 1.25 ε and a random start
-/// is "FGSM-RS" (Wong et al. 2020); one step with α = ε from noise of radius 2ε, not projected
-/// back to the ε-ball, is N-FGSM (de Jorge et al. 2022), which resists catastrophic
-/// overfitting; ten steps with α = ε/4 is the official PGD-10.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrainAttack {
-    /// In /255.
-    pub eps: f64,
-    pub alpha: f64,
-    pub steps: usize,
-    /// Radius of the uniform random start in /255 (absent: ε).
+/// How configs gave the training attack before its budgets were fractions: ε, α and the
+/// random start's radius in /255, L∞ only, and no `norm`. Run folders and shipped recipes
+/// written then still load, to the same attack.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttackIn255 {
+    eps: f64,
+    alpha: f64,
+    steps: usize,
+    /// Radius of the uniform random start (absent: ε).
     #[serde(default)]
-    pub noise: Option<f64>,
-    /// Project iterates back to the ε-ball (N-FGSM: false).
+    noise: Option<f64>,
     #[serde(default = "yes")]
-    pub project: bool,
+    project: bool,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// A config's attack in either form: the engine's [`PgdConfig`] (it names its `norm`), or the
+/// older form in /255.
+fn attack_in_either_unit<'de, D: Deserializer<'de>>(d: D) -> Result<PgdConfig, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    if value.get("norm").is_some() {
+        return PgdConfig::deserialize(value).map_err(D::Error::custom);
+    }
+    let old = AttackIn255::deserialize(value).map_err(D::Error::custom)?;
+    // Without a norm the budgets are read in /255, where ε below 1 is no real budget: most
+    // likely a fraction written without its norm, which would silently train at ε/255.
+    if old.eps < 1.0 {
+        return Err(D::Error::custom(format!(
+            "the training attack has no \"norm\", so its ε is read in /255 and {} is below 1/255; give budgets as fractions with \"norm\": \"linf\" (8/255 is 0.0314), or in /255 without it (8 for 8/255)",
+            old.eps
+        )));
+    }
+    Ok(PgdConfig {
+        project: old.project,
+        start_radius: old.noise.map(|r| r / 255.0),
+        ..PgdConfig::linf(old.eps / 255.0, old.alpha / 255.0, old.steps)
+    })
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -39,7 +61,13 @@ pub struct TrainConfig {
     pub momentum: f64,
     pub weight_decay: f64,
     pub schedule: Schedule,
-    pub attack: TrainAttack,
+    /// The attack that generates training examples, its budgets fractions of the pixel range as
+    /// every attack's. One step with α = 1.25 ε and a random start is "FGSM-RS" (Wong et al.
+    /// 2020); one step with α = ε from noise of radius 2ε, not projected back to the ε-ball, is
+    /// N-FGSM (de Jorge et al. 2022), which resists catastrophic overfitting; ten steps with
+    /// α = ε/4 is the official PGD-10.
+    #[serde(deserialize_with = "attack_in_either_unit")]
+    pub attack: PgdConfig,
     /// Training images held out to pick the best epoch by PGD accuracy (never the test set).
     pub holdout: usize,
     /// Steps of the held-out PGD evaluation (official policy).
@@ -69,13 +97,7 @@ impl TrainConfig {
                 milestones: vec![100, 150],
                 gamma: 0.1,
             },
-            attack: TrainAttack {
-                eps: 8.0,
-                alpha: 2.0,
-                steps: 10,
-                noise: None,
-                project: true,
-            },
+            attack: PgdConfig::linf(8.0 / 255.0, 2.0 / 255.0, 10),
             holdout: 1000,
             holdout_pgd_steps: 10,
             augment: true,
@@ -123,18 +145,94 @@ impl TrainConfig {
             }
             _ => {}
         }
-        self.attack_config().validate()
+        if self.attack.norm == Norm::Linf && self.attack.eps > 1.0 {
+            return Err(format!(
+                "the training attack's ε is a fraction of the pixel range (8/255 is 0.0314), got {}",
+                self.attack.eps
+            ));
+        }
+        self.attack.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run folder written before the budgets were fractions (session 10's N-FGSM run).
+    const IN_255THS: &str = r#"{
+        "architecture": "resnet18-half", "norms": ["bn", "gnr_1"], "epochs": 30,
+        "batch_size": 128, "lr": 0.2, "momentum": 0.9, "weight_decay": 0.0005,
+        "schedule": {"kind": "cosine", "warmup_epochs": 6.0},
+        "attack": {"eps": 8.0, "alpha": 8.0, "steps": 1, "noise": 16.0, "project": false},
+        "holdout": 1000, "holdout_pgd_steps": 10, "augment": true, "seed": 1,
+        "checkpoint_every": 50
+    }"#;
+
+    #[test]
+    fn a_config_in_255ths_loads_to_the_same_attack_and_is_written_back_in_fractions() {
+        let old: TrainConfig = serde_json::from_str(IN_255THS).unwrap();
+        let expected = PgdConfig {
+            eps: 8.0 / 255.0,
+            alpha: 8.0 / 255.0,
+            steps: 1,
+            random_start: true,
+            norm: Norm::Linf,
+            momentum: 0.0,
+            project: false,
+            start_radius: Some(16.0 / 255.0),
+        };
+        assert_eq!(old.attack, expected);
+        assert_eq!(old.validate(), Ok(()));
+        let written = serde_json::to_value(&old).unwrap();
+        assert_eq!(written["attack"]["eps"], 8.0 / 255.0);
+        assert_eq!(written["attack"]["norm"], "linf");
+        let again: TrainConfig = serde_json::from_value(written).unwrap();
+        assert_eq!(again, old);
     }
 
-    pub fn attack_config(&self) -> PgdConfig {
-        PgdConfig {
-            project: self.attack.project,
-            start_radius: self.attack.noise.map(|r| r / 255.0),
-            ..PgdConfig::linf(
-                self.attack.eps / 255.0,
-                self.attack.alpha / 255.0,
-                self.attack.steps,
-            )
+    #[test]
+    fn a_budget_in_255ths_beside_a_norm_is_refused_with_the_unit() {
+        let mut value: serde_json::Value = serde_json::from_str(IN_255THS).unwrap();
+        value["attack"] = serde_json::json!({
+            "eps": 8.0, "alpha": 2.0, "steps": 10, "random_start": true, "norm": "linf"
+        });
+        let config: TrainConfig = serde_json::from_value(value).unwrap();
+        let err = config.validate().unwrap_err();
+        assert!(err.contains("fraction of the pixel range"), "{err}");
+    }
+
+    #[test]
+    fn a_fraction_without_its_norm_is_refused_rather_than_read_in_255ths() {
+        let mut value: serde_json::Value = serde_json::from_str(IN_255THS).unwrap();
+        value["attack"] = serde_json::json!({"eps": 0.0314, "alpha": 0.0314, "steps": 1});
+        let err = serde_json::from_value::<TrainConfig>(value).unwrap_err();
+        assert!(err.to_string().contains("\"norm\""), "{err}");
+    }
+
+    /// Run folders are JSON text: every budget in whole 255ths must read back to the same bits,
+    /// or a resumed run would attack with a budget one unit in the last place off.
+    #[test]
+    fn budgets_in_255ths_survive_a_round_trip_through_json_text() {
+        let base: TrainConfig = serde_json::from_str(IN_255THS).unwrap();
+        for k in 1..=64 {
+            let budget = k as f64 / 255.0;
+            let mut config = base.clone();
+            config.attack.eps = budget;
+            config.attack.alpha = budget / 4.0;
+            config.attack.start_radius = Some(2.0 * budget);
+            let text = serde_json::to_string_pretty(&config).unwrap();
+            let again: TrainConfig = serde_json::from_str(&text).unwrap();
+            assert_eq!(again.attack.eps.to_bits(), budget.to_bits(), "{k}/255");
+            assert_eq!(again, config, "{k}/255");
         }
+    }
+
+    #[test]
+    fn an_attack_in_neither_form_is_an_error_naming_the_field() {
+        let mut value: serde_json::Value = serde_json::from_str(IN_255THS).unwrap();
+        value["attack"] = serde_json::json!({"eps": 8.0, "alpha": 2.0, "stpes": 10});
+        let err = serde_json::from_value::<TrainConfig>(value).unwrap_err();
+        assert!(err.to_string().contains("stpes"), "{err}");
     }
 }

@@ -19,7 +19,7 @@ mod schedule;
 mod trainer;
 
 pub use checkpoint::{EpochLog, TrainState};
-pub use config::{TrainAttack, TrainConfig};
+pub use config::TrainConfig;
 pub use schedule::Schedule;
 pub use trainer::{Progress, Trainer};
 

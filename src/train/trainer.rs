@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor};
 
+use crate::attack::config::describe_budget;
 use crate::attack::loss::{cross_entropy, one_hot};
 use crate::attack::pgd::{self, Objective, StepEval};
 use crate::data::{ImageSet, augment::random_crop_flip, batch_to_tensor};
@@ -165,7 +166,7 @@ impl Trainer {
                 one_hot: targets.clone(),
             };
             pgd::run(
-                &config.attack_config(),
+                &config.attack,
                 &batch,
                 &mut objective,
                 &mut rng,
@@ -248,20 +249,17 @@ impl Trainer {
 
     fn summary(&self, epoch: usize) -> String {
         let c = &self.state.config;
-        let start = match c.attack.noise {
-            Some(r) => format!(", noise {r}/255"),
+        let a = &c.attack;
+        let start = match a.start_radius {
+            Some(r) => format!(", noise {}", describe_budget(r, a.norm)),
             None => String::new(),
         };
-        let unprojected = if c.attack.project {
-            ""
-        } else {
-            ", not projected"
-        };
+        let unprojected = if a.project { "" } else { ", not projected" };
         format!(
-            "PGD-AT ({}-step, ε {}/255, α {}/255{start}{unprojected}), epoch {epoch} of {}, batch {}, SGD lr {} ({}), best of {} held-out training images by PGD-{} robust accuracy",
-            c.attack.steps,
-            c.attack.eps,
-            c.attack.alpha,
+            "PGD-AT ({}-step, ε {}, α {}{start}{unprojected}), epoch {epoch} of {}, batch {}, SGD lr {} ({}), best of {} held-out training images by PGD-{} robust accuracy",
+            a.steps,
+            describe_budget(a.eps, a.norm),
+            describe_budget(a.alpha, a.norm),
             c.epochs,
             c.batch_size,
             c.lr,
