@@ -28,19 +28,47 @@ fn yes() -> bool {
     true
 }
 
-/// A config's attack in either form: the engine's [`PgdConfig`] (it names its `norm`), or the
-/// older form in /255.
+/// The fields of the engine's form, [`PgdConfig`].
+const ENGINE_FIELDS: [&str; 8] = [
+    "eps",
+    "alpha",
+    "steps",
+    "random_start",
+    "norm",
+    "momentum",
+    "project",
+    "start_radius",
+];
+
+/// A config's attack in either form: the engine's [`PgdConfig`] (any of its own fields marks
+/// it, and it must name its `norm`), or the older form in /255.
 fn attack_in_either_unit<'de, D: Deserializer<'de>>(d: D) -> Result<PgdConfig, D::Error> {
     let value = serde_json::Value::deserialize(d)?;
-    if value.get("norm").is_some() {
+    let Some(fields) = value.as_object() else {
+        return Err(D::Error::custom(
+            "the training attack must be an object such as {\"eps\": 0.03137254901960784, \"alpha\": 0.00784313725490196, \"steps\": 10, \"random_start\": true, \"norm\": \"linf\"}",
+        ));
+    };
+    let engine_form = ["norm", "random_start", "momentum", "start_radius"]
+        .iter()
+        .any(|k| fields.contains_key(*k));
+    if engine_form {
+        // PgdConfig ignores fields it does not know, and here one would be silently lost (a
+        // legacy `noise` beside `norm`, a misspelt `start_radius`).
+        if let Some(unknown) = fields.keys().find(|k| !ENGINE_FIELDS.contains(&k.as_str())) {
+            return Err(D::Error::custom(format!(
+                "unknown field `{unknown}` in the training attack, expected one of {}",
+                ENGINE_FIELDS.join(", ")
+            )));
+        }
         return PgdConfig::deserialize(value).map_err(D::Error::custom);
     }
     let old = AttackIn255::deserialize(value).map_err(D::Error::custom)?;
-    // Without a norm the budgets are read in /255, where ε below 1 is no real budget: most
-    // likely a fraction written without its norm, which would silently train at ε/255.
-    if old.eps < 1.0 {
+    // Without a norm the budgets are read in /255, where a positive ε below 1 is no real
+    // budget: most likely a fraction written without its norm, which would train at ε/255.
+    if old.eps > 0.0 && old.eps < 1.0 {
         return Err(D::Error::custom(format!(
-            "the training attack has no \"norm\", so its ε is read in /255 and {} is below 1/255; give budgets as fractions with \"norm\": \"linf\" (8/255 is 0.0314), or in /255 without it (8 for 8/255)",
+            "the training attack has no \"norm\", so its budgets are read in /255 and ε = {0} would be {0}/255; give fractions with \"norm\": \"linf\" (8/255 is 0.03137254901960784), or 255ths without it (8 for 8/255)",
             old.eps
         )));
     }
@@ -145,11 +173,14 @@ impl TrainConfig {
             }
             _ => {}
         }
-        if self.attack.norm == Norm::Linf && self.attack.eps > 1.0 {
-            return Err(format!(
-                "the training attack's ε is a fraction of the pixel range (8/255 is 0.0314), got {}",
-                self.attack.eps
-            ));
+        if self.attack.norm == Norm::Linf {
+            for (name, budget) in [("ε", self.attack.eps), ("α", self.attack.alpha)] {
+                if budget > 1.0 {
+                    return Err(format!(
+                        "the training attack's {name} is a fraction of the pixel range (8/255 is 0.0314), got {budget}"
+                    ));
+                }
+            }
         }
         self.attack.validate()
     }
@@ -203,11 +234,40 @@ mod tests {
     }
 
     #[test]
+    fn a_step_in_255ths_beside_a_fraction_is_refused_with_the_unit() {
+        let mut value: serde_json::Value = serde_json::from_str(IN_255THS).unwrap();
+        value["attack"] = serde_json::json!({
+            "eps": 8.0 / 255.0, "alpha": 2.0, "steps": 10, "random_start": true, "norm": "linf"
+        });
+        let config: TrainConfig = serde_json::from_value(value).unwrap();
+        let err = config.validate().unwrap_err();
+        assert!(err.contains("α is a fraction of the pixel range"), "{err}");
+    }
+
+    #[test]
     fn a_fraction_without_its_norm_is_refused_rather_than_read_in_255ths() {
         let mut value: serde_json::Value = serde_json::from_str(IN_255THS).unwrap();
-        value["attack"] = serde_json::json!({"eps": 0.0314, "alpha": 0.0314, "steps": 1});
+        for attack in [
+            serde_json::json!({"eps": 0.0314, "alpha": 0.0314, "steps": 1}),
+            serde_json::json!({"eps": 0.0314, "alpha": 0.0078, "steps": 10, "random_start": true}),
+        ] {
+            value["attack"] = attack;
+            let err = serde_json::from_value::<TrainConfig>(value.clone()).unwrap_err();
+            assert!(err.to_string().contains("norm"), "{err}");
+        }
+    }
+
+    /// `noise` is the old form's name for the start radius: beside `norm` it would be dropped,
+    /// and N-FGSM would start from radius ε instead of 2ε.
+    #[test]
+    fn a_field_the_engine_form_does_not_know_is_refused_by_name() {
+        let mut value: serde_json::Value = serde_json::from_str(IN_255THS).unwrap();
+        value["attack"] = serde_json::json!({
+            "eps": 8.0 / 255.0, "alpha": 8.0 / 255.0, "steps": 1, "random_start": true,
+            "norm": "linf", "project": false, "noise": 16.0 / 255.0
+        });
         let err = serde_json::from_value::<TrainConfig>(value).unwrap_err();
-        assert!(err.to_string().contains("\"norm\""), "{err}");
+        assert!(err.to_string().contains("unknown field `noise`"), "{err}");
     }
 
     /// Run folders are JSON text: every budget in whole 255ths must read back to the same bits,
