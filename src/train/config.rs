@@ -28,17 +28,14 @@ fn yes() -> bool {
     true
 }
 
-/// The fields of the engine's form, [`PgdConfig`].
-const ENGINE_FIELDS: [&str; 8] = [
-    "eps",
-    "alpha",
-    "steps",
-    "random_start",
-    "norm",
-    "momentum",
-    "project",
-    "start_radius",
-];
+/// The fields of the engine's form, as [`PgdConfig`] writes them (so the list cannot fall
+/// behind the struct).
+fn engine_fields() -> Vec<String> {
+    let serde_json::Value::Object(fields) = serde_json::json!(PgdConfig::linf(0.0, 0.0, 1)) else {
+        unreachable!("a struct serialises to an object")
+    };
+    fields.into_iter().map(|(name, _)| name).collect()
+}
 
 /// A config's attack in either form: the engine's [`PgdConfig`] (any of its own fields marks
 /// it, and it must name its `norm`), or the older form in /255.
@@ -55,10 +52,11 @@ fn attack_in_either_unit<'de, D: Deserializer<'de>>(d: D) -> Result<PgdConfig, D
     if engine_form {
         // PgdConfig ignores fields it does not know, and here one would be silently lost (a
         // legacy `noise` beside `norm`, a misspelt `start_radius`).
-        if let Some(unknown) = fields.keys().find(|k| !ENGINE_FIELDS.contains(&k.as_str())) {
+        let known = engine_fields();
+        if let Some(unknown) = fields.keys().find(|k| !known.contains(k)) {
             return Err(D::Error::custom(format!(
                 "unknown field `{unknown}` in the training attack, expected one of {}",
-                ENGINE_FIELDS.join(", ")
+                known.join(", ")
             )));
         }
         return PgdConfig::deserialize(value).map_err(D::Error::custom);
@@ -225,23 +223,17 @@ mod tests {
     #[test]
     fn a_budget_in_255ths_beside_a_norm_is_refused_with_the_unit() {
         let mut value: serde_json::Value = serde_json::from_str(IN_255THS).unwrap();
-        value["attack"] = serde_json::json!({
-            "eps": 8.0, "alpha": 2.0, "steps": 10, "random_start": true, "norm": "linf"
-        });
-        let config: TrainConfig = serde_json::from_value(value).unwrap();
-        let err = config.validate().unwrap_err();
-        assert!(err.contains("fraction of the pixel range"), "{err}");
-    }
-
-    #[test]
-    fn a_step_in_255ths_beside_a_fraction_is_refused_with_the_unit() {
-        let mut value: serde_json::Value = serde_json::from_str(IN_255THS).unwrap();
-        value["attack"] = serde_json::json!({
-            "eps": 8.0 / 255.0, "alpha": 2.0, "steps": 10, "random_start": true, "norm": "linf"
-        });
-        let config: TrainConfig = serde_json::from_value(value).unwrap();
-        let err = config.validate().unwrap_err();
-        assert!(err.contains("α is a fraction of the pixel range"), "{err}");
+        for (eps, alpha, refused) in [(8.0, 2.0, "ε"), (8.0 / 255.0, 2.0, "α")] {
+            value["attack"] = serde_json::json!({
+                "eps": eps, "alpha": alpha, "steps": 10, "random_start": true, "norm": "linf"
+            });
+            let config: TrainConfig = serde_json::from_value(value.clone()).unwrap();
+            let err = config.validate().unwrap_err();
+            assert!(
+                err.contains(&format!("{refused} is a fraction of the pixel range")),
+                "{err}"
+            );
+        }
     }
 
     #[test]
